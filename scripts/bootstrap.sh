@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Installs everything uio needs on Debian 12, by package name, from Debian's archive
+# only, and unpacks the Linux 7.3 source into the cache. Skips what is already there.
+#
+# Newer packages (liburing 2.15, libbpf 1.4, Catch2 3, bpftool, linux-source-7.3) come
+# from newer suites through a private sources list and a private package index, pinned
+# so that nothing else is upgraded: the system's own apt configuration is never touched.
+#
+# Environment:
+#   UIO_CACHE         cache root (default /var/cache/uio)
+#   UIO_KERNEL_SRC    an existing Linux 7.3 tree or tarball to use instead of linux-source-7.3
+set -euo pipefail
+
+. "$(dirname "$0")/lib.sh"
+
+system_pkgs=(
+	build-essential cmake ninja-build pkg-config git python3 ca-certificates
+	clang-19 llvm-19 lld-19 libfmt-dev
+	qemu-system-x86 busybox-static cpio
+	bc bison flex libelf-dev libssl-dev dwarves xz-utils kmod rsync
+	zlib1g-dev libzstd-dev libcap-dev valgrind
+)
+# package/suite pairs taken from newer suites; each depends only on what Debian 12 has.
+newer_pkgs=(
+	liburing2/sid liburing-dev/sid
+	libbpf1/bookworm-backports libbpf-dev/bookworm-backports
+	libcatch2-dev/bookworm-backports catch2/bookworm-backports
+	bpftool/bookworm-backports
+)
+
+apt_private() {
+	local dir="$UIO_CACHE/apt"
+	mkdir -p "$dir/lists/partial" "$dir/archives/partial"
+	cat >"$dir/sources.list" <<SRC
+deb http://deb.debian.org/debian bookworm main
+deb http://deb.debian.org/debian bookworm-updates main
+deb http://deb.debian.org/debian-security bookworm-security main
+deb http://deb.debian.org/debian bookworm-backports main
+deb http://deb.debian.org/debian trixie-backports main
+deb http://deb.debian.org/debian sid main
+SRC
+	# Newer suites never win by default: only packages named with /suite come from them.
+	cat >"$dir/preferences" <<PREF
+Package: *
+Pin: release n=sid
+Pin-Priority: 1
+
+Package: *
+Pin: release n=trixie-backports
+Pin-Priority: 1
+PREF
+	apt_opts=(-o "Dir::Etc::SourceList=$dir/sources.list" -o Dir::Etc::SourceParts=/dev/null
+		  -o "Dir::Etc::Preferences=$dir/preferences" -o Dir::Etc::PreferencesParts=/dev/null
+		  -o "Dir::State::Lists=$dir/lists" -o "Dir::Cache::Archives=$dir/archives")
+}
+
+missing_pkgs() {
+	local p name want have
+	for p in "$@"; do
+		name=${p%%/*}
+		have=$(dpkg-query -W -f='${db:Status-Abbrev}${Version}' "$name" 2>/dev/null || true)
+		case "$name" in
+		liburing2|liburing-dev) want=2.9 ;;
+		libbpf1|libbpf-dev) want=1:1.4 ;;
+		libcatch2-dev|catch2) want=3 ;;
+		*) want= ;;
+		esac
+		if [[ $have != ii* ]]; then
+			echo "$p"
+		elif [[ -n $want ]] && dpkg --compare-versions "${have#ii }" lt "$want"; then
+			echo "$p"
+		fi
+	done
+}
+
+install_packages() {
+	local sys new
+	mapfile -t sys < <(missing_pkgs "${system_pkgs[@]}")
+	mapfile -t new < <(missing_pkgs "${newer_pkgs[@]}")
+	if ((${#sys[@]} + ${#new[@]} == 0)); then
+		log "packages: all present"
+		return
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	apt_private
+	log "packages: installing ${sys[*]} ${new[*]}"
+	apt-get "${apt_opts[@]}" update -qq
+	apt-get "${apt_opts[@]}" install -y -qq --no-install-recommends "${sys[@]}" "${new[@]}" >/dev/null
+	dpkg --compare-versions "$(dpkg-query -W -f='${Version}' libc6)" lt 2.37 ||
+		die "libc6 was upgraded; refusing to continue"
+}
+
+# Unpack linux-source-7.3 (or the user's tree/tarball) into $UIO_CACHE/src/linux.
+fetch_kernel_source() {
+	local src="$UIO_CACHE/src/linux" tmp
+	if [[ -f $src/.uio-pristine ]]; then
+		log "kernel source: $(cat "$src/.uio-pristine") (cached)"
+		return
+	fi
+	rm -rf "$src" "$src.tmp"
+	mkdir -p "$src.tmp"
+	if [[ -n ${UIO_KERNEL_SRC:-} ]]; then
+		if [[ -d $UIO_KERNEL_SRC ]]; then
+			log "kernel source: copying $UIO_KERNEL_SRC"
+			rsync -a --exclude=.git "$UIO_KERNEL_SRC/" "$src.tmp/"
+		else
+			log "kernel source: unpacking $UIO_KERNEL_SRC"
+			tar -xf "$UIO_KERNEL_SRC" -C "$src.tmp" --strip-components=1
+		fi
+	else
+		apt_private
+		tmp="$UIO_CACHE/src/deb"
+		mkdir -p "$tmp"
+		if ! compgen -G "$tmp/linux-source-7.3_*.deb" >/dev/null; then
+			apt-get "${apt_opts[@]}" update -qq
+			(cd "$tmp" && apt-get "${apt_opts[@]}" download linux-source-7.3/trixie-backports)
+		fi
+		log "kernel source: unpacking $(basename "$tmp"/linux-source-7.3_*.deb)"
+		dpkg-deb --fsys-tarfile "$tmp"/linux-source-7.3_*.deb |
+			tar -xO --wildcards './usr/src/linux-source-7.3.tar.xz' |
+			tar -xJ -C "$src.tmp" --strip-components=1
+	fi
+	[[ -f $src.tmp/io_uring/io_uring.c ]] || die "not a kernel tree with io_uring"
+	local ver
+	ver=$(make -s -C "$src.tmp" kernelversion)
+	[[ $ver == 7.3* ]] || die "kernel source is $ver, need 7.3.y"
+	echo "$ver" >"$src.tmp/.uio-pristine"
+	mv "$src.tmp" "$src"
+	log "kernel source: $ver"
+}
+
+install_packages
+fetch_kernel_source
