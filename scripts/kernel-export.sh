@@ -20,6 +20,12 @@ if [[ ${1:-} == --init ]]; then
 	exit 0
 fi
 
+# Debian's tarball ships a .gitignore that ignores everything: new files need
+# `git add -f`, and one left behind would silently be missing from the series.
+stray=$(git -C "$kdev" ls-files --others --exclude-standard --ignored --directory)
+[[ -z $stray ]] || die "files in $kdev not in any commit (git add -f them): $stray"
+[[ -z $(git -C "$kdev" status --porcelain) ]] || die "uncommitted changes in $kdev"
+
 cover=$UIO_ROOT/kernel/cover-letter.txt
 git -C "$kdev" config branch.uio.description "$(cat "$cover")"
 rm -f "$out"/*.patch

@@ -25,6 +25,8 @@ EXIT_SKIP = 77
 def qemu_command(opts, disk):
     append = ["console=ttyS0", "panic=-1", "oops=panic", "loglevel=6",
               "uio.test=" + opts.test, "kmemleak=on", "hugepages=16"]
+    if os.environ.get("UIO_SOAK"):
+        append.append("uio.soak=" + os.environ["UIO_SOAK"])
     if opts.args:
         append.append("uio.args=" + ",".join(opts.args))
     return [

@@ -15,7 +15,7 @@ enum { NVME_CMD_WRITE = 0x01, NVME_CMD_READ = 0x02 };
 static int nvme_rw(struct io_uring *ring, int fd, unsigned nsid, unsigned lba_shift,
 		   uint8_t opcode, void *buf, size_t len, uint64_t slba)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+	struct io_uring_sqe *sqe = t_get_sqe(ring);
 	struct nvme_uring_cmd *cmd;
 	struct io_uring_cqe *cqe;
 	int ret;

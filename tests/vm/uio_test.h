@@ -87,3 +87,86 @@ static inline int t_query(uint32_t op, void *data, uint32_t size)
 }
 
 #endif
+
+#include <sys/mman.h>
+
+/* a ring with a sparse fixed-buffer table of @nr_bufs slots */
+static inline void t_ring_init(struct io_uring *ring, unsigned entries, unsigned flags,
+			       unsigned nr_bufs)
+{
+	int ret = io_uring_queue_init(entries, ring, flags);
+
+	if (ret)
+		t_fail("io_uring_queue_init(%u, %#x): %d", entries, flags, ret);
+	if (nr_bufs) {
+		ret = io_uring_register_buffers_sparse(ring, nr_bufs);
+		if (ret)
+			t_fail("register_buffers_sparse(%u): %d", nr_bufs, ret);
+	}
+}
+
+/* a valid registration: kernel memory, data area installed at buffer @buf_index */
+static inline void t_region_defaults(struct io_uring_unified_region_reg *reg,
+				     struct io_uring_region_desc *rd,
+				     uint64_t region_size, unsigned buf_index)
+{
+	memset(reg, 0, sizeof(*reg));
+	memset(rd, 0, sizeof(*rd));
+	reg->sq_entries = 64;
+	reg->cq_entries = 64;
+	reg->region_size = region_size;
+	reg->flags = IORING_UNIFIED_REG_FIXED_BUF;
+	reg->buf_index = buf_index;
+	reg->region_ptr = (uint64_t)(uintptr_t)rd;
+}
+
+static inline int t_region_register(struct io_uring *ring,
+				    struct io_uring_unified_region_reg *reg)
+{
+	return io_uring_register(ring->ring_fd, IORING_REGISTER_UNIFIED_REGION, reg, 1);
+}
+
+static inline int t_region_unregister(struct io_uring *ring)
+{
+	return io_uring_register(ring->ring_fd, IORING_UNREGISTER_UNIFIED_REGION, NULL, 0);
+}
+
+/* maps the whole registered region */
+static inline uint8_t *t_region_map(struct io_uring *ring,
+				    const struct io_uring_unified_region_reg *reg,
+				    const struct io_uring_region_desc *rd)
+{
+	void *p = mmap(NULL, reg->offsets.size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		       ring->ring_fd, (off_t)rd->mmap_offset);
+
+	if (p == MAP_FAILED)
+		t_fail("mmap of %llu region bytes at %#llx: %s",
+		       (unsigned long long)reg->offsets.size,
+		       (unsigned long long)rd->mmap_offset, strerror(errno));
+	return p;
+}
+
+static inline struct io_uring_sqe *t_get_sqe(struct io_uring *ring)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+
+	if (!sqe)
+		t_fail("submission queue full");
+	return sqe;
+}
+
+/* submits one SQE prepared by the caller and returns its CQE's res */
+static inline int t_submit_one(struct io_uring *ring)
+{
+	struct io_uring_cqe *cqe;
+	int ret = io_uring_submit_and_wait(ring, 1);
+
+	if (ret != 1)
+		t_fail("submit: %d", ret);
+	ret = io_uring_wait_cqe(ring, &cqe);
+	if (ret)
+		t_fail("wait_cqe: %d", ret);
+	ret = cqe->res;
+	io_uring_cqe_seen(ring, cqe);
+	return ret;
+}
