@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job: installs what is missing, builds the patched kernel and the guest
 # programs, boots the kernel in QEMU with an emulated NVMe disk and runs the
-# series' demonstration inside it, printing what it did.
+# series' sample program (samples/unified_io/io_uring_unified_test.c) inside it,
+# printing what it did.
 set -euo pipefail
 
 . "$(dirname "$0")/lib.sh"
@@ -13,7 +14,7 @@ cmake -S "$UIO_ROOT" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	-DUIO_KERNEL_BUILD="$UIO_CACHE/kbuild" >/dev/null
 cmake --build "$build" --target uio_initramfs >/dev/null
 status=0
-for demo in query nvme_passthru; do
+for demo in io_uring_unified_test; do
 	log "booting $(cat "$UIO_CACHE/src/linux/.uio-pristine") + kernel-patches/ and running $demo"
 	python3 "$UIO_ROOT/scripts/vm-run.py" --kernel "$UIO_CACHE/kbuild/arch/x86/boot/bzImage" \
 		--initrd "$build/tests/vm/initramfs.cpio.gz" --test "$demo" || status=1

@@ -170,3 +170,28 @@ static inline int t_submit_one(struct io_uring *ring)
 	io_uring_cqe_seen(ring, cqe);
 	return ret;
 }
+
+/* sum of the pgalloc_* counters of /proc/vmstat: pages the kernel allocated */
+static inline unsigned long long t_pages_allocated(void)
+{
+	char name[64];
+	unsigned long long v, sum = 0;
+	FILE *f = fopen("/proc/vmstat", "r");
+
+	if (!f)
+		t_fail("/proc/vmstat: %s", strerror(errno));
+	while (fscanf(f, "%63s %llu", name, &v) == 2)
+		if (!strncmp(name, "pgalloc_", 8))
+			sum += v;
+	fclose(f);
+	return sum;
+}
+
+/* prepares an IORING_OP_UNIFIED direct op */
+static inline void t_prep_unified(struct io_uring_sqe *sqe, int fd, uint32_t stages,
+				  uint64_t region_off, uint32_t len, uint64_t dev_off)
+{
+	io_uring_prep_rw(IORING_OP_UNIFIED, sqe, fd, NULL, len, stages);
+	sqe->addr = region_off;
+	sqe->addr3 = dev_off;
+}
