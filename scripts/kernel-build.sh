@@ -5,15 +5,18 @@
 # Nothing is redone when neither the patches nor the configuration changed.
 #
 # Output: $UIO_CACHE/kbuild/{arch/x86/boot/bzImage,vmlinux,usr-headers/include}
+# (kbuild-kasan/ with UIO_KASAN=1)
 set -euo pipefail
 
 . "$(dirname "$0")/lib.sh"
 
 src=$UIO_CACHE/src/linux
 tree=$UIO_CACHE/ktree
-build=$UIO_CACHE/kbuild
+build=$UIO_KBUILD
 patches=$UIO_ROOT/kernel-patches
-fragment=$UIO_ROOT/kernel/uio.config
+fragments=("$UIO_ROOT/kernel/uio.config")
+# UIO_KASAN=1: the same kernel with KASAN, in a build directory of its own
+[[ ${UIO_KASAN:-0} == 1 ]] && fragments+=("$UIO_ROOT/kernel/kasan.config")
 jobs=${UIO_JOBS:-$(($(nproc) + 1))}
 
 [[ -f $src/.uio-pristine ]] || die "no kernel source in $src: run scripts/bootstrap.sh"
@@ -54,13 +57,13 @@ prepare_tree() {
 
 configure() {
 	local want have
-	want=$(sha256sum "$fragment" | cut -d' ' -f1)
+	want=$(cat "${fragments[@]}" | sha256sum | cut -d' ' -f1)
 	have=$(cat "$build/.uio-config" 2>/dev/null || true)
 	[[ -f $build/.config && $want == "$have" ]] && return 0
-	log "kernel config: tinyconfig + ${fragment#"$UIO_ROOT"/}"
+	log "kernel config: tinyconfig + ${fragments[*]#"$UIO_ROOT"/}"
 	mkdir -p "$build"
 	make -s -C "$tree" O="$build" tinyconfig >/dev/null
-	"$tree/scripts/kconfig/merge_config.sh" -m -O "$build" "$build/.config" "$fragment" >/dev/null
+	"$tree/scripts/kconfig/merge_config.sh" -m -O "$build" "$build/.config" "${fragments[@]}" >/dev/null
 	make -s -C "$tree" O="$build" olddefconfig >/dev/null
 	# every symbol we ask for must survive dependency resolution
 	local line sym val missing=0
@@ -72,8 +75,8 @@ configure() {
 		else
 			grep -qx "$sym=$val" "$build/.config" || { log "config: $sym=$val not satisfied"; missing=1; }
 		fi
-	done <"$fragment"
-	((missing == 0)) || die "kernel/uio.config has unsatisfiable symbols"
+	done < <(cat "${fragments[@]}")
+	((missing == 0)) || die "the configuration fragments have unsatisfiable symbols"
 	echo "$want" >"$build/.uio-config"
 }
 

@@ -7,7 +7,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 tree=$UIO_CACHE/ktree
-build=$UIO_CACHE/kbuild
+build=$UIO_KBUILD
 patches=$UIO_ROOT/kernel-patches
 jobs=${UIO_JOBS:-$(($(nproc) + 1))}
 

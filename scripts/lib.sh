@@ -1,7 +1,13 @@
 # Shared settings for uio's scripts; sourced, not run.
 UIO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 UIO_CACHE=${UIO_CACHE:-/var/cache/uio}
-export UIO_ROOT UIO_CACHE
+# the patched kernel's build directory; UIO_KASAN=1 selects the KASAN build
+if [[ ${UIO_KASAN:-0} == 1 ]]; then
+	UIO_KBUILD=$UIO_CACHE/kbuild-kasan
+else
+	UIO_KBUILD=$UIO_CACHE/kbuild
+fi
+export UIO_ROOT UIO_CACHE UIO_KBUILD
 
 log() { printf '[uio] %s\n' "$*" >&2; }
 die() { printf '[uio] error: %s\n' "$*" >&2; exit 1; }

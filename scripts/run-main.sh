@@ -11,12 +11,12 @@ build=${UIO_BUILD:-$UIO_ROOT/build}
 "$UIO_ROOT/scripts/bootstrap.sh"
 "$UIO_ROOT/scripts/kernel-build.sh"
 cmake -S "$UIO_ROOT" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-	-DUIO_KERNEL_BUILD="$UIO_CACHE/kbuild" >/dev/null
+	-DUIO_KERNEL_BUILD="$UIO_KBUILD" >/dev/null
 cmake --build "$build" --target uio_initramfs >/dev/null
 status=0
 for demo in io_uring_unified_test; do
 	log "booting $(cat "$UIO_CACHE/src/linux/.uio-pristine") + kernel-patches/ and running $demo"
-	python3 "$UIO_ROOT/scripts/vm-run.py" --kernel "$UIO_CACHE/kbuild/arch/x86/boot/bzImage" \
+	python3 "$UIO_ROOT/scripts/vm-run.py" --kernel "$UIO_KBUILD/arch/x86/boot/bzImage" \
 		--initrd "$build/tests/vm/initramfs.cpio.gz" --test "$demo" || status=1
 done
 exit $status

@@ -14,7 +14,7 @@ t0=$SECONDS
 "$UIO_ROOT/scripts/kernel-build.sh"
 log "configuring and building tests in $build"
 cmake -S "$UIO_ROOT" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-	-DUIO_KERNEL_BUILD="$UIO_CACHE/kbuild" >/dev/null
+	-DUIO_KERNEL_BUILD="$UIO_KBUILD" >/dev/null
 cmake --build "$build"
 log "running tests (setup took $((SECONDS - t0)) s)"
 # shellcheck disable=SC2086 # the user's extra arguments are meant to be split

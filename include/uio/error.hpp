@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: MIT
+// Errors: std::error_code everywhere, a Result<T> to carry a value or one, and
+// a distinct "unsupported by this kernel" condition. Nothing here throws.
+#pragma once
+
+#include <cerrno>
+#include <string>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+namespace uio {
+
+// uio's own error codes; everything else is an errno in std::system_category().
+enum class errc {
+    unsupported_by_kernel = 1,  // the running kernel lacks the feature (probed)
+    out_of_bounds,              // an offset or length outside the region
+    wrong_backend,              // asked for a backend that cannot run here
+};
+
+class error_category final : public std::error_category {
+public:
+    [[nodiscard]] const char* name() const noexcept override { return "uio"; }
+    [[nodiscard]] std::string message(int ev) const override
+    {
+        switch (static_cast<errc>(ev)) {
+        case errc::unsupported_by_kernel: return "not supported by this kernel";
+        case errc::out_of_bounds: return "offset or length outside the region";
+        case errc::wrong_backend: return "the requested backend cannot run on this kernel";
+        }
+        return "unknown uio error";
+    }
+    // unsupported_by_kernel is also std::errc::operation_not_supported, so code
+    // written against errno conditions sees it for what it is
+    [[nodiscard]] bool equivalent(int ev, const std::error_condition& cond) const noexcept override
+    {
+        if (static_cast<errc>(ev) == errc::unsupported_by_kernel)
+            return cond == std::errc::operation_not_supported;
+        if (static_cast<errc>(ev) == errc::out_of_bounds)
+            return cond == std::errc::result_out_of_range;
+        return default_error_condition(ev) == cond;
+    }
+};
+
+[[nodiscard]] inline const std::error_category& category() noexcept
+{
+    static const error_category instance;
+    return instance;
+}
+
+[[nodiscard]] inline std::error_code make_error_code(errc e) noexcept
+{
+    return {static_cast<int>(e), category()};
+}
+
+// an errno (positive, or the negative value io_uring returns) as an error_code
+[[nodiscard]] inline std::error_code errno_code(int err) noexcept
+{
+    return {err < 0 ? -err : err, std::system_category()};
+}
+
+// A value or an error_code, in the spirit of std::expected (C++23).
+template <class T>
+class [[nodiscard]] Result {
+public:
+    Result(T value) noexcept(std::is_nothrow_move_constructible_v<T>) : v_(std::move(value)) {}
+    Result(std::error_code ec) noexcept : v_(ec) {}
+    Result(errc e) noexcept : v_(make_error_code(e)) {}
+
+    [[nodiscard]] bool has_value() const noexcept { return v_.index() == 0; }
+    explicit operator bool() const noexcept { return has_value(); }
+
+    // precondition: has_value()
+    [[nodiscard]] T& value() & noexcept { return *std::get_if<0>(&v_); }
+    [[nodiscard]] const T& value() const& noexcept { return *std::get_if<0>(&v_); }
+    [[nodiscard]] T&& value() && noexcept { return std::move(*std::get_if<0>(&v_)); }
+    T& operator*() & noexcept { return value(); }
+    T&& operator*() && noexcept { return std::move(*std::get_if<0>(&v_)); }
+    T* operator->() noexcept { return &value(); }
+    const T* operator->() const noexcept { return &value(); }
+
+    [[nodiscard]] std::error_code error() const noexcept
+    {
+        const auto* ec = std::get_if<1>(&v_);
+        return ec ? *ec : std::error_code{};
+    }
+
+private:
+    std::variant<T, std::error_code> v_;
+};
+
+// Result<void>: success or an error_code.
+template <>
+class [[nodiscard]] Result<void> {
+public:
+    Result() noexcept = default;
+    Result(std::error_code ec) noexcept : ec_(ec) {}
+    Result(errc e) noexcept : ec_(make_error_code(e)) {}
+
+    [[nodiscard]] bool has_value() const noexcept { return !ec_; }
+    explicit operator bool() const noexcept { return has_value(); }
+    [[nodiscard]] std::error_code error() const noexcept { return ec_; }
+
+private:
+    std::error_code ec_;
+};
+
+// a syscall-style return (>= 0 or -errno) as a Result
+[[nodiscard]] inline Result<void> check(int ret) noexcept
+{
+    if (ret < 0)
+        return errno_code(ret);
+    return {};
+}
+
+} // namespace uio
+
+template <>
+struct std::is_error_code_enum<uio::errc> : std::true_type {};

@@ -1,0 +1,398 @@
+// SPDX-License-Identifier: MIT
+// Operation builders: one value type per operation, required arguments in the
+// constructor, optional ones as chained setters, prep() fills an SQE exactly
+// as the liburing helper it wraps does.
+#pragma once
+
+#include <liburing.h>
+#include <linux/nvme_ioctl.h>
+#include <sys/uio.h>
+
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "ring.hpp"
+#include "uapi.hpp"
+
+namespace uio {
+
+// File references: a plain descriptor or an index into the registered file
+// table. IOSQE_FIXED_FILE follows from the type, never from a flag by hand.
+struct Fd {
+    int fd;
+    static constexpr std::uint8_t sqe_flags = 0;
+    [[nodiscard]] constexpr int raw() const noexcept { return fd; }
+};
+struct Fixed {
+    unsigned index;
+    static constexpr std::uint8_t sqe_flags = IOSQE_FIXED_FILE;
+    [[nodiscard]] constexpr int raw() const noexcept { return static_cast<int>(index); }
+};
+template <class T>
+concept FileRef = std::same_as<T, Fd> || std::same_as<T, Fixed>;
+
+// A span of a registered buffer as fixed-buffer SQEs address it: a pointer
+// for ordinary buffers, a region offset for a unified region's data area.
+struct FixedSpan {
+    std::uint64_t addr;
+    std::uint32_t len;
+    std::uint16_t buf_index;
+};
+
+struct Nop {
+    static constexpr std::uint8_t opcode = IORING_OP_NOP;
+    using sqe_size = Sqe64;
+    using cqe_size = Cqe16;
+    void prep(io_uring_sqe* sqe) const noexcept { io_uring_prep_nop(sqe); }
+};
+
+template <FileRef F>
+class Read {
+public:
+    static constexpr std::uint8_t opcode = IORING_OP_READ;
+    using sqe_size = Sqe64;
+    using cqe_size = Cqe16;
+    Read(F file, std::span<std::byte> buf, std::uint64_t offset) noexcept
+        : file_(file), buf_(buf), offset_(offset) {}
+    void prep(io_uring_sqe* sqe) const noexcept
+    {
+        io_uring_prep_read(sqe, file_.raw(), buf_.data(), static_cast<unsigned>(buf_.size()), offset_);
+        sqe->flags |= F::sqe_flags;
+    }
+
+private:
+    F file_;
+    std::span<std::byte> buf_;
+    std::uint64_t offset_;
+};
+
+template <FileRef F>
+class Write {
+public:
+    static constexpr std::uint8_t opcode = IORING_OP_WRITE;
+    using sqe_size = Sqe64;
+    using cqe_size = Cqe16;
+    Write(F file, std::span<const std::byte> buf, std::uint64_t offset) noexcept
+        : file_(file), buf_(buf), offset_(offset) {}
+    void prep(io_uring_sqe* sqe) const noexcept
+    {
+        io_uring_prep_write(sqe, file_.raw(), buf_.data(), static_cast<unsigned>(buf_.size()), offset_);
+        sqe->flags |= F::sqe_flags;
+    }
+
+private:
+    F file_;
+    std::span<const std::byte> buf_;
+    std::uint64_t offset_;
+};
+
+template <FileRef F>
+class ReadFixed {
+public:
+    static constexpr std::uint8_t opcode = IORING_OP_READ_FIXED;
+    using sqe_size = Sqe64;
+    using cqe_size = Cqe16;
+    ReadFixed(F file, FixedSpan span, std::uint64_t offset) noexcept : file_(file), span_(span), offset_(offset) {}
+    void prep(io_uring_sqe* sqe) const noexcept
+    {
+        io_uring_prep_read_fixed(sqe, file_.raw(), reinterpret_cast<void*>(span_.addr), span_.len, offset_,
+                                 span_.buf_index);
+        sqe->flags |= F::sqe_flags;
+    }
+
+private:
+    F file_;
+    FixedSpan span_;
+    std::uint64_t offset_;
+};
+
+template <FileRef F>
+class WriteFixed {
+public:
+    static constexpr std::uint8_t opcode = IORING_OP_WRITE_FIXED;
+    using sqe_size = Sqe64;
+    using cqe_size = Cqe16;
+    WriteFixed(F file, FixedSpan span, std::uint64_t offset) noexcept : file_(file), span_(span), offset_(offset) {}
+    void prep(io_uring_sqe* sqe) const noexcept
+    {
+        io_uring_prep_write_fixed(sqe, file_.raw(), reinterpret_cast<const void*>(span_.addr), span_.len,
+                                  offset_, span_.buf_index);
+        sqe->flags |= F::sqe_flags;
+    }
+
+private:
+    F file_;
+    FixedSpan span_;
+    std::uint64_t offset_;
+};
+
+template <FileRef F>
+class Readv {
+public:
+    static constexpr std::uint8_t opcode = IORING_OP_READV;
+    using sqe_size = Sqe64;
+    using cqe_size = Cqe16;
+    // the iovecs must stay alive until the operation completes
+    Readv(F file, std::span<const iovec> iov, std::uint64_t offset) noexcept : file_(file), iov_(iov), offset_(offset) {}
+    void prep(io_uring_sqe* sqe) const noexcept
+    {
+        io_uring_prep_readv(sqe, file_.raw(), iov_.data(), static_cast<unsigned>(iov_.size()), offset_);
+        sqe->flags |= F::sqe_flags;
+    }
+
+private:
+    F file_;
+    std::span<const iovec> iov_;
+    std::uint64_t offset_;
+};
+
+template <FileRef F>
+class Writev {
+public:
+    static constexpr std::uint8_t opcode = IORING_OP_WRITEV;
+    using sqe_size = Sqe64;
+    using cqe_size = Cqe16;
+    Writev(F file, std::span<const iovec> iov, std::uint64_t offset) noexcept : file_(file), iov_(iov), offset_(offset) {}
+    void prep(io_uring_sqe* sqe) const noexcept
+    {
+        io_uring_prep_writev(sqe, file_.raw(), iov_.data(), static_cast<unsigned>(iov_.size()), offset_);
+        sqe->flags |= F::sqe_flags;
+    }
+
+private:
+    F file_;
+    std::span<const iovec> iov_;
+    std::uint64_t offset_;
+};
+
+template <FileRef F>
+class Send {
+public:
+    static constexpr std::uint8_t opcode = IORING_OP_SEND;
+    using sqe_size = Sqe64;
+    using cqe_size = Cqe16;
+    Send(F socket, std::span<const std::byte> buf) noexcept : sock_(socket), buf_(buf) {}
+    Send& flags(int msg_flags) noexcept { flags_ = msg_flags; return *this; }
+    void prep(io_uring_sqe* sqe) const noexcept
+    {
+        io_uring_prep_send(sqe, sock_.raw(), buf_.data(), buf_.size(), flags_);
+        sqe->flags |= F::sqe_flags;
+    }
+
+private:
+    F sock_;
+    std::span<const std::byte> buf_;
+    int flags_ = 0;
+};
+
+template <FileRef F>
+class Recv {
+public:
+    static constexpr std::uint8_t opcode = IORING_OP_RECV;
+    using sqe_size = Sqe64;
+    using cqe_size = Cqe16;
+    Recv(F socket, std::span<std::byte> buf) noexcept : sock_(socket), buf_(buf) {}
+    Recv& flags(int msg_flags) noexcept { flags_ = msg_flags; return *this; }
+    void prep(io_uring_sqe* sqe) const noexcept
+    {
+        io_uring_prep_recv(sqe, sock_.raw(), buf_.data(), buf_.size(), flags_);
+        sqe->flags |= F::sqe_flags;
+    }
+
+private:
+    F sock_;
+    std::span<std::byte> buf_;
+    int flags_ = 0;
+};
+
+// Zero-copy send from a registered buffer: one CQE for the send (with
+// IORING_CQE_F_MORE) and a notification CQE when the buffer may be reused.
+template <FileRef F>
+class SendZcFixed {
+public:
+    static constexpr std::uint8_t opcode = IORING_OP_SEND_ZC;
+    using sqe_size = Sqe64;
+    using cqe_size = Cqe16;
+    SendZcFixed(F socket, FixedSpan span) noexcept : sock_(socket), span_(span) {}
+    SendZcFixed& flags(int msg_flags) noexcept { flags_ = msg_flags; return *this; }
+    void prep(io_uring_sqe* sqe) const noexcept
+    {
+        io_uring_prep_send_zc_fixed(sqe, sock_.raw(), reinterpret_cast<const void*>(span_.addr), span_.len,
+                                    flags_, 0, span_.buf_index);
+        sqe->flags |= F::sqe_flags;
+    }
+
+private:
+    F sock_;
+    FixedSpan span_;
+    int flags_ = 0;
+};
+
+// NVMe passthrough: IORING_OP_URING_CMD on /dev/ngXnY (I/O) or /dev/nvmeX
+// (admin). The command lives in the second half of a 128-byte SQE and the
+// result dword comes back in a 32-byte CQE, so these build only for
+// Ring<Sqe128, Cqe32>.
+namespace nvme {
+
+enum class Opcode : std::uint8_t { flush = 0x00, write = 0x01, read = 0x02, identify = 0x06 };
+
+namespace detail {
+inline nvme_uring_cmd* cmd_of(io_uring_sqe* sqe) noexcept
+{
+    return reinterpret_cast<nvme_uring_cmd*>(sqe->cmd);
+}
+} // namespace detail
+
+template <FileRef F, Opcode Op>
+class Io {
+public:
+    static constexpr std::uint8_t opcode = IORING_OP_URING_CMD;
+    using sqe_size = Sqe128;
+    using cqe_size = Cqe32;
+    // @blocks of the namespace's LBA format, starting at @slba, to or from @buf
+    Io(F ng, std::uint32_t nsid, std::uint64_t slba, std::uint32_t blocks, std::span<const std::byte> buf) noexcept
+        : file_(ng), nsid_(nsid), slba_(slba), blocks_(blocks),
+          addr_(reinterpret_cast<std::uintptr_t>(buf.data())), len_(static_cast<std::uint32_t>(buf.size())) {}
+    // the data buffer is a span of registered buffer @span.buf_index
+    Io(F ng, std::uint32_t nsid, std::uint64_t slba, std::uint32_t blocks, FixedSpan span) noexcept
+        : file_(ng), nsid_(nsid), slba_(slba), blocks_(blocks), addr_(span.addr), len_(span.len),
+          buf_index_(span.buf_index), fixed_(true) {}
+
+    void prep(io_uring_sqe* sqe) const noexcept
+    {
+        io_uring_prep_uring_cmd(sqe, NVME_URING_CMD_IO, file_.raw());
+        sqe->flags |= F::sqe_flags;
+        if (fixed_) {
+            sqe->uring_cmd_flags = IORING_URING_CMD_FIXED;
+            sqe->buf_index = buf_index_;
+        }
+        nvme_uring_cmd* cmd = detail::cmd_of(sqe);
+        *cmd = {};
+        cmd->opcode = static_cast<std::uint8_t>(Op);
+        cmd->nsid = nsid_;
+        cmd->addr = addr_;
+        cmd->data_len = len_;
+        cmd->cdw10 = static_cast<std::uint32_t>(slba_);
+        cmd->cdw11 = static_cast<std::uint32_t>(slba_ >> 32);
+        cmd->cdw12 = blocks_ - 1;  // 0-based
+    }
+
+private:
+    F file_;
+    std::uint32_t nsid_;
+    std::uint64_t slba_;
+    std::uint32_t blocks_;
+    std::uint64_t addr_;
+    std::uint32_t len_;
+    std::uint16_t buf_index_ = 0;
+    bool fixed_ = false;
+};
+
+template <FileRef F>
+using Read = Io<F, Opcode::read>;
+template <FileRef F>
+using Write = Io<F, Opcode::write>;
+
+template <FileRef F>
+class Flush {
+public:
+    static constexpr std::uint8_t opcode = IORING_OP_URING_CMD;
+    using sqe_size = Sqe128;
+    using cqe_size = Cqe32;
+    Flush(F ng, std::uint32_t nsid) noexcept : file_(ng), nsid_(nsid) {}
+    void prep(io_uring_sqe* sqe) const noexcept
+    {
+        io_uring_prep_uring_cmd(sqe, NVME_URING_CMD_IO, file_.raw());
+        sqe->flags |= F::sqe_flags;
+        nvme_uring_cmd* cmd = detail::cmd_of(sqe);
+        *cmd = {};
+        cmd->opcode = static_cast<std::uint8_t>(Opcode::flush);
+        cmd->nsid = nsid_;
+    }
+
+private:
+    F file_;
+    std::uint32_t nsid_;
+};
+
+// Identify (admin, on the controller's char device /dev/nvmeX): 4 KiB of
+// data structure @cns for namespace @nsid (0 for the controller).
+template <FileRef F>
+class Identify {
+public:
+    static constexpr std::uint8_t opcode = IORING_OP_URING_CMD;
+    using sqe_size = Sqe128;
+    using cqe_size = Cqe32;
+    Identify(F ctrl, std::uint32_t nsid, std::uint8_t cns, std::span<std::byte, 4096> out) noexcept
+        : file_(ctrl), nsid_(nsid), cns_(cns), out_(out.data()) {}
+    void prep(io_uring_sqe* sqe) const noexcept
+    {
+        io_uring_prep_uring_cmd(sqe, NVME_URING_CMD_ADMIN, file_.raw());
+        sqe->flags |= F::sqe_flags;
+        nvme_uring_cmd* cmd = detail::cmd_of(sqe);
+        *cmd = {};
+        cmd->opcode = static_cast<std::uint8_t>(Opcode::identify);
+        cmd->nsid = nsid_;
+        cmd->addr = reinterpret_cast<std::uintptr_t>(out_);
+        cmd->data_len = 4096;
+        cmd->cdw10 = cns_;
+    }
+
+private:
+    F file_;
+    std::uint32_t nsid_;
+    std::uint8_t cns_;
+    std::byte* out_;
+};
+
+} // namespace nvme
+
+// IORING_OP_UNIFIED, direct: one span of a unified region's data area and its
+// stages (uapi::op_nvme, op_write, op_net, op_bpf). On a Ring<..., Cqe32> the
+// completion's extra1() is the region offset and extra2() the stages.
+template <FileRef F>
+class UnifiedOp {
+public:
+    static constexpr std::uint8_t opcode = uapi::op_unified;
+    using sqe_size = Sqe64;
+    using cqe_size = Cqe16;
+    UnifiedOp(F file, std::uint32_t stages, std::uint64_t region_offset, std::uint32_t len) noexcept
+        : file_(file), stages_(stages), addr_(region_offset), len_(len) {}
+    // byte offset on the device, for the storage stage
+    UnifiedOp& device_offset(std::uint64_t off) noexcept { dev_off_ = off; return *this; }
+    void prep(io_uring_sqe* sqe) const noexcept
+    {
+        io_uring_prep_rw(opcode, sqe, file_.raw(), nullptr, len_, stages_);
+        sqe->addr = addr_;
+        sqe->addr3 = dev_off_;
+        sqe->flags |= F::sqe_flags;
+    }
+
+private:
+    F file_;
+    std::uint32_t stages_;
+    std::uint64_t addr_;
+    std::uint32_t len_;
+    std::uint64_t dev_off_ = 0;
+};
+
+// IORING_OP_UNIFIED, batch: consume up to @max_descs descriptors of the
+// region's submission ring; the completion's res() is how many.
+class UnifiedBatch {
+public:
+    static constexpr std::uint8_t opcode = uapi::op_unified;
+    using sqe_size = Sqe64;
+    using cqe_size = Cqe16;
+    explicit UnifiedBatch(std::uint32_t max_descs) noexcept : max_(max_descs) {}
+    void prep(io_uring_sqe* sqe) const noexcept
+    {
+        io_uring_prep_rw(opcode, sqe, -1, nullptr, max_, uapi::op_batch);
+    }
+
+private:
+    std::uint32_t max_;
+};
+
+} // namespace uio

@@ -1,0 +1,403 @@
+// SPDX-License-Identifier: MIT
+// uio::UnifiedRegion: one memory region registered with a ring, seen as spans,
+// addressed by fixed-buffer ops and moved to and from storage - on a kernel with
+// the uio series (native backend) or on a stock kernel (compat backend).
+#pragma once
+
+#include <liburing.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <algorithm>
+#include <cstring>
+#include <span>
+#include <utility>
+#include <vector>
+
+#include "error.hpp"
+#include "ops.hpp"
+#include "ring.hpp"
+#include "uapi.hpp"
+
+namespace uio {
+
+enum class Backend {
+    native,  // IORING_REGISTER_UNIFIED_REGION: one pin, one charge, region offsets
+    compat,  // the same memory registered as a plain fixed buffer
+};
+
+enum class BackendChoice { automatic, native, compat };
+
+[[nodiscard]] constexpr const char* to_string(Backend b) noexcept
+{
+    return b == Backend::native ? "native" : "compat";
+}
+
+struct RegionOptions {
+    std::size_t data_size = 0;  // required: bytes of the data area, a page multiple
+    unsigned sq_entries = 64;   // descriptor rings (native) - powers of two
+    unsigned cq_entries = 64;
+    std::uint16_t buf_index = 0;  // fixed-buffer slot of the data area
+    int nvme_fd = 0;              // an NVMe namespace to bind (native), 0 for none
+    BackendChoice backend = BackendChoice::automatic;
+};
+
+// What the backend costs, observable at run time.
+struct RegionCosts {
+    unsigned pins = 0;              // pin_user_pages registrations of the memory
+    unsigned memlock_charges = 0;   // RLIMIT_MEMLOCK charges for the memory
+    unsigned cpu_copies_per_byte = 0;  // copies of each byte moved to or from storage
+};
+
+// One storage operation of a batch: read (device -> region) or write.
+struct BatchOp {
+    std::uint64_t user_data;
+    std::uint64_t region_offset;
+    std::uint32_t len;
+    std::uint64_t device_offset;
+    int fd;
+    bool write;
+};
+
+struct BatchResult {
+    std::uint64_t user_data;
+    std::int32_t res;  // bytes moved or -errno
+};
+
+template <FileRef F>
+class RegionIo;
+
+template <SqeSize Sqe, CqeSize Cqe>
+class UnifiedRegion {
+public:
+    // Registers a region of @opts.data_size bytes with @ring. The ring must
+    // outlive the region (moving the Ring is fine).
+    [[nodiscard]] static Result<UnifiedRegion> create(Ring<Sqe, Cqe>& ring, const RegionOptions& opts) noexcept
+    {
+        if (!opts.data_size || opts.data_size % page_size())
+            return errno_code(EINVAL);
+        const auto q = query_unified();
+        const bool native_ok = q && (q->register_flags & uapi::reg_fixed_buf) &&
+                               (q->op_flags & (uapi::op_nvme | uapi::op_batch)) ==
+                                   (uapi::op_nvme | uapi::op_batch);
+        Backend backend = native_ok ? Backend::native : Backend::compat;
+        if (opts.backend == BackendChoice::native && !native_ok)
+            return errc::unsupported_by_kernel;
+        if (opts.backend == BackendChoice::compat)
+            backend = Backend::compat;
+
+        UnifiedRegion r(ring.native(), backend, opts);
+        Result<void> ret = r.ensure_buffer_table();
+        if (!ret)
+            return ret.error();
+        ret = backend == Backend::native ? r.register_native(opts) : r.register_compat();
+        if (!ret)
+            return ret.error();
+        return r;
+    }
+
+    UnifiedRegion(UnifiedRegion&& o) noexcept
+        : ring_(std::exchange(o.ring_, nullptr)), backend_(o.backend_), opts_(o.opts_),
+          map_(std::exchange(o.map_, nullptr)), map_len_(o.map_len_), layout_(o.layout_),
+          owns_table_(std::exchange(o.owns_table_, false))
+    {
+    }
+    UnifiedRegion& operator=(UnifiedRegion&& o) noexcept
+    {
+        if (this != &o) {
+            release();
+            ring_ = std::exchange(o.ring_, nullptr);
+            backend_ = o.backend_;
+            opts_ = o.opts_;
+            map_ = std::exchange(o.map_, nullptr);
+            map_len_ = o.map_len_;
+            layout_ = o.layout_;
+            owns_table_ = std::exchange(o.owns_table_, false);
+        }
+        return *this;
+    }
+    UnifiedRegion(const UnifiedRegion&) = delete;
+    UnifiedRegion& operator=(const UnifiedRegion&) = delete;
+    ~UnifiedRegion() { release(); }
+
+    [[nodiscard]] Backend backend() const noexcept { return backend_; }
+    [[nodiscard]] RegionCosts costs() const noexcept
+    {
+        // both pin and charge once for storage; they differ once the network
+        // area (a second registration on stock kernels) is added
+        return {.pins = 1, .memlock_charges = 1, .cpu_copies_per_byte = 0};
+    }
+    [[nodiscard]] std::size_t size() const noexcept { return opts_.data_size; }
+    [[nodiscard]] std::uint16_t buf_index() const noexcept { return opts_.buf_index; }
+
+    // The data area. Views of a temporary region would dangle: not allowed.
+    [[nodiscard]] std::span<std::byte> data() & noexcept { return {map_, opts_.data_size}; }
+    std::span<std::byte> data() && = delete;
+
+    // [offset, offset + len) of the data area, bounds-checked.
+    [[nodiscard]] Result<std::span<std::byte>> subspan(std::uint64_t offset, std::uint64_t len) & noexcept
+    {
+        if (!in_bounds(offset, len))
+            return errc::out_of_bounds;
+        return std::span<std::byte>(map_ + offset, len);
+    }
+    Result<std::span<std::byte>> subspan(std::uint64_t, std::uint64_t) && = delete;
+
+    // [offset, offset + len) as fixed-buffer SQEs address it: the region offset
+    // on the native backend, the pointer on the compat backend.
+    [[nodiscard]] Result<FixedSpan> fixed(std::uint64_t offset, std::uint32_t len) const noexcept
+    {
+        if (!in_bounds(offset, len))
+            return errc::out_of_bounds;
+        const std::uint64_t addr =
+            backend_ == Backend::native ? offset : reinterpret_cast<std::uintptr_t>(map_) + offset;
+        return FixedSpan{addr, len, opts_.buf_index};
+    }
+
+    // A storage transfer of [offset, offset + len) at @device_offset of @file:
+    // IORING_OP_UNIFIED natively, READ_FIXED/WRITE_FIXED on the compat backend.
+    // Natively the file must be a block device (or a file on one) opened with
+    // O_DIRECT, and the span aligned to its logical block size.
+    template <FileRef F>
+    [[nodiscard]] Result<RegionIo<F>> read_from(F file, std::uint64_t offset, std::uint32_t len,
+                                                std::uint64_t device_offset) const noexcept
+    {
+        return io<F>(file, offset, len, device_offset, false);
+    }
+    template <FileRef F>
+    [[nodiscard]] Result<RegionIo<F>> write_to(F file, std::uint64_t offset, std::uint32_t len,
+                                               std::uint64_t device_offset) const noexcept
+    {
+        return io<F>(file, offset, len, device_offset, true);
+    }
+
+    // Runs @ops as one batch and waits for all of them: natively one
+    // IORING_OP_UNIFIED batch SQE over the region's descriptor rings (in rounds
+    // of the ring sizes), on the compat backend one fixed-buffer SQE per op.
+    // The ring must have no other operations in flight while this runs.
+    [[nodiscard]] Result<std::vector<BatchResult>> run_batch(Ring<Sqe, Cqe>& ring, std::span<const BatchOp> ops)
+    {
+        std::vector<BatchResult> results;
+        results.reserve(ops.size());
+        while (results.size() < ops.size()) {
+            auto done = backend_ == Backend::native ? batch_round_native(ring, ops.subspan(results.size()), results)
+                                                    : batch_round_compat(ring, ops.subspan(results.size()), results);
+            if (!done)
+                return done.error();
+        }
+        return results;
+    }
+
+private:
+    UnifiedRegion(io_uring* ring, Backend backend, const RegionOptions& opts) noexcept
+        : ring_(ring), backend_(backend), opts_(opts)
+    {
+    }
+
+    static std::size_t page_size() noexcept { return static_cast<std::size_t>(sysconf(_SC_PAGESIZE)); }
+
+    [[nodiscard]] bool in_bounds(std::uint64_t offset, std::uint64_t len) const noexcept
+    {
+        return len && offset < opts_.data_size && len <= opts_.data_size - offset;
+    }
+
+    template <FileRef F>
+    Result<RegionIo<F>> io(F file, std::uint64_t offset, std::uint32_t len, std::uint64_t dev_off,
+                           bool write) const noexcept
+    {
+        auto span = fixed(offset, len);
+        if (!span)
+            return span.error();
+        return RegionIo<F>(file, *span, dev_off, write, backend_);
+    }
+
+    // both backends need a slot in the ring's fixed-buffer table
+    Result<void> ensure_buffer_table() noexcept
+    {
+        int ret = io_uring_register_buffers_sparse(ring_, opts_.buf_index + 1u);
+        if (ret == 0) {
+            owns_table_ = true;
+            return {};
+        }
+        if (ret == -EBUSY)  // the ring already has a table: use its slot
+            return {};
+        return errno_code(ret);
+    }
+
+    Result<void> register_native(const RegionOptions& opts) noexcept
+    {
+        io_uring_region_desc rd{};
+        uapi::region_reg reg{};
+        reg.sq_entries = opts.sq_entries;
+        reg.cq_entries = opts.cq_entries;
+        reg.region_size = opts.data_size;
+        reg.nvme_fd = opts.nvme_fd;
+        reg.region_ptr = reinterpret_cast<std::uintptr_t>(&rd);
+        reg.flags = uapi::reg_fixed_buf;
+        reg.buf_index = opts.buf_index;
+        int ret = io_uring_register(ring_->ring_fd, uapi::register_unified_region, &reg, 1);
+        if (ret < 0)
+            return errno_code(ret);
+        void* p = mmap(nullptr, reg.offsets.size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+                       ring_->ring_fd, static_cast<off_t>(rd.mmap_offset));
+        if (p == MAP_FAILED) {
+            const int err = errno;
+            io_uring_register(ring_->ring_fd, uapi::unregister_unified_region, nullptr, 0);
+            return errno_code(err);
+        }
+        map_ = static_cast<std::byte*>(p);
+        map_len_ = reg.offsets.size;
+        layout_ = reg.offsets;
+        return {};
+    }
+
+    Result<void> register_compat() noexcept
+    {
+        void* p = mmap(nullptr, opts_.data_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
+                       -1, 0);
+        if (p == MAP_FAILED)
+            return errno_code(errno);
+        map_ = static_cast<std::byte*>(p);
+        map_len_ = opts_.data_size;
+        iovec iov{p, opts_.data_size};
+        int ret = io_uring_register_buffers_update_tag(ring_, opts_.buf_index, &iov, nullptr, 1);
+        if (ret < 0)
+            return errno_code(ret);  // release() unmaps
+        return {};
+    }
+
+    void release() noexcept
+    {
+        if (!ring_)
+            return;
+        if (map_) {
+            if (backend_ == Backend::native) {
+                io_uring_register(ring_->ring_fd, uapi::unregister_unified_region, nullptr, 0);
+            } else {
+                iovec empty{nullptr, 0};
+                io_uring_register_buffers_update_tag(ring_, opts_.buf_index, &empty, nullptr, 1);
+            }
+            munmap(map_, map_len_);
+            map_ = nullptr;
+        }
+        if (owns_table_)
+            io_uring_unregister_buffers(ring_);
+        ring_ = nullptr;
+    }
+
+    // one round: as many ops as both descriptor rings hold
+    Result<void> batch_round_native(Ring<Sqe, Cqe>& ring, std::span<const BatchOp> ops,
+                                    std::vector<BatchResult>& results)
+    {
+        auto* sq = reinterpret_cast<uapi::ring_hdr*>(map_ + layout_.sq_ring);
+        auto* cq = reinterpret_cast<uapi::ring_hdr*>(map_ + layout_.cq_ring);
+        auto* sqd = reinterpret_cast<uapi::desc*>(map_ + layout_.sq_descs);
+        auto* cqd = reinterpret_cast<uapi::desc*>(map_ + layout_.cq_descs);
+        const std::size_t n = std::min<std::size_t>({ops.size(), opts_.sq_entries, opts_.cq_entries});
+        std::uint32_t tail = sq->tail;
+
+        for (std::size_t i = 0; i < n; ++i) {
+            uapi::desc& d = sqd[(tail + i) & (opts_.sq_entries - 1)];
+            d = {};
+            d.user_data = ops[i].user_data;
+            d.addr = ops[i].region_offset;
+            d.len = ops[i].len;
+            d.dev_off = ops[i].device_offset;
+            d.fd = ops[i].fd;
+            d.op_flags = uapi::op_nvme | (ops[i].write ? uapi::op_write : 0);
+        }
+        __atomic_store_n(&sq->tail, tail + static_cast<std::uint32_t>(n), __ATOMIC_RELEASE);
+        if (!ring.push(UnifiedBatch(static_cast<std::uint32_t>(n)), 0))
+            return errno_code(EBUSY);
+        auto c = ring.submit_and_wait(1);
+        if (!c)
+            return c.error();
+        auto cqe = ring.wait();
+        if (!cqe)
+            return cqe.error();
+        const int consumed = cqe->res();
+        ring.seen(*cqe);
+        if (consumed < 0)
+            return errno_code(consumed);
+
+        std::uint32_t head = cq->head;
+        const std::uint32_t ctail = __atomic_load_n(&cq->tail, __ATOMIC_ACQUIRE);
+        for (; head != ctail; ++head) {
+            const uapi::desc& d = cqd[head & (opts_.cq_entries - 1)];
+            results.push_back({d.user_data, d.res});
+        }
+        __atomic_store_n(&cq->head, head, __ATOMIC_RELEASE);
+        if (consumed == 0)
+            return errno_code(EAGAIN);  // cannot happen with an empty completion ring
+        return {};
+    }
+
+    Result<void> batch_round_compat(Ring<Sqe, Cqe>& ring, std::span<const BatchOp> ops,
+                                    std::vector<BatchResult>& results)
+    {
+        std::size_t n = 0;
+        for (; n < ops.size(); ++n) {
+            auto io = ops[n].write ? write_to(Fd{ops[n].fd}, ops[n].region_offset, ops[n].len, ops[n].device_offset)
+                                   : read_from(Fd{ops[n].fd}, ops[n].region_offset, ops[n].len, ops[n].device_offset);
+            if (!io) {  // fails on its own, as a bad descriptor does natively
+                results.push_back({ops[n].user_data, -EFAULT});
+                continue;
+            }
+            if (!ring.push(*io, ops[n].user_data))
+                break;
+        }
+        auto submitted = ring.submit();
+        if (!submitted)
+            return submitted.error();
+        for (unsigned inflight = *submitted; inflight; --inflight) {
+            auto cqe = ring.wait();
+            if (!cqe)
+                return cqe.error();
+            results.push_back({cqe->user_data(), cqe->res()});
+            ring.seen(*cqe);
+        }
+        return {};
+    }
+
+    io_uring* ring_;
+    Backend backend_;
+    RegionOptions opts_;
+    std::byte* map_ = nullptr;
+    std::size_t map_len_ = 0;
+    uapi::region_offsets layout_{};
+    bool owns_table_ = false;
+};
+
+// A storage transfer of a region span, whichever backend the region runs on.
+template <FileRef F>
+class RegionIo {
+public:
+    using sqe_size = Sqe64;
+    using cqe_size = Cqe16;
+    RegionIo(F file, FixedSpan span, std::uint64_t device_offset, bool write, Backend backend) noexcept
+        : file_(file), span_(span), dev_off_(device_offset), write_(write), backend_(backend) {}
+
+    void prep(io_uring_sqe* sqe) const noexcept
+    {
+        if (backend_ == Backend::native) {
+            UnifiedOp<F>(file_, uapi::op_nvme | (write_ ? uapi::op_write : 0u), span_.addr, span_.len)
+                .device_offset(dev_off_)
+                .prep(sqe);
+        } else if (write_) {
+            WriteFixed<F>(file_, span_, dev_off_).prep(sqe);
+        } else {
+            ReadFixed<F>(file_, span_, dev_off_).prep(sqe);
+        }
+    }
+
+private:
+    F file_;
+    FixedSpan span_;
+    std::uint64_t dev_off_;
+    bool write_;
+    Backend backend_;
+};
+
+} // namespace uio

@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: MIT
+// The unified-region uAPI of the uio kernel series, for programs built against
+// headers that predate it (liburing's copy of io_uring.h, a distribution's
+// linux-libc-dev). Values and layouts mirror include/uapi/linux/io_uring.h of
+// the series; when the patched header is the one in use, they are checked
+// against it at compile time.
+#pragma once
+
+#include <liburing.h>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace uio::uapi {
+
+// register opcodes and the request opcode
+inline constexpr unsigned register_unified_region = 38;
+inline constexpr unsigned unregister_unified_region = 39;
+inline constexpr std::uint8_t op_unified = 65;
+inline constexpr std::uint32_t query_unified_op = 4;  // IO_URING_QUERY_UNIFIED
+
+// struct io_uring_unified_region_reg::flags
+inline constexpr std::uint32_t reg_fixed_buf = 1u << 0;
+inline constexpr std::uint32_t reg_net_nodev = 1u << 1;
+
+// stage flags, in sqe->off and io_unified_desc::op_flags
+inline constexpr std::uint32_t op_nvme = 1u << 0;
+inline constexpr std::uint32_t op_net = 1u << 1;
+inline constexpr std::uint32_t op_bpf = 1u << 2;
+inline constexpr std::uint32_t op_write = 1u << 3;
+inline constexpr std::uint32_t op_batch = 1u << 4;
+
+inline constexpr std::uint32_t desc_fixed_file = 1u << 0;
+
+// IORING_MEM_REGION_TYPE_USER of struct io_uring_region_desc
+inline constexpr std::uint32_t mem_region_type_user = 1;
+
+struct region_offsets {
+    std::uint64_t data, sq_ring, cq_ring, sq_descs, cq_descs, rq_ring, rqes, size;
+};
+
+struct region_reg {
+    std::uint32_t sq_entries;
+    std::uint32_t cq_entries;
+    std::uint64_t region_size;
+    std::int32_t nvme_fd;
+    std::uint32_t net_ifindex;
+    std::uint64_t region_ptr;
+    std::uint32_t flags;
+    std::uint32_t buf_index;
+    std::uint32_t net_rxq;
+    std::uint32_t rq_entries;
+    std::uint64_t net_area_len;
+    std::uint32_t zcrx_id;
+    std::uint32_t resv1;
+    region_offsets offsets;
+    std::uint64_t resv[4];
+};
+
+struct ring_hdr {
+    std::uint32_t head;
+    std::uint32_t tail;
+    std::uint32_t ring_mask;
+    std::uint32_t ring_entries;
+    std::uint32_t flags;
+    std::uint32_t resv[3];
+};
+
+struct desc {
+    std::uint64_t user_data;
+    std::uint64_t addr;
+    std::uint64_t dev_off;
+    std::uint32_t len;
+    std::uint32_t op_flags;
+    std::int32_t fd;
+    std::int32_t res;
+    std::uint64_t aux;
+    std::uint32_t flags;
+    std::uint32_t resv1;
+    std::uint64_t resv2;
+};
+
+struct query_unified {
+    std::uint64_t register_flags;
+    std::uint64_t op_flags;
+    std::uint32_t reg_size;
+    std::uint32_t desc_size;
+    std::uint32_t max_ring_entries;
+    std::uint32_t resv1;
+    std::uint64_t resv2[2];
+};
+
+static_assert(sizeof(region_offsets) == 64);
+static_assert(sizeof(region_reg) == 160 && offsetof(region_reg, offsets) == 64);
+static_assert(sizeof(ring_hdr) == 32);
+static_assert(sizeof(desc) == 64);
+static_assert(sizeof(query_unified) == 48);
+
+#ifdef IORING_UNIFIED_OP_NVME  // the series' own header is in use: check the mirror
+static_assert(op_unified == IORING_OP_UNIFIED);
+static_assert(register_unified_region == IORING_REGISTER_UNIFIED_REGION);
+static_assert(unregister_unified_region == IORING_UNREGISTER_UNIFIED_REGION);
+static_assert(op_nvme == IORING_UNIFIED_OP_NVME && op_net == IORING_UNIFIED_OP_NET &&
+              op_bpf == IORING_UNIFIED_OP_BPF && op_write == IORING_UNIFIED_OP_WRITE &&
+              op_batch == IORING_UNIFIED_OP_BATCH);
+static_assert(reg_fixed_buf == IORING_UNIFIED_REG_FIXED_BUF &&
+              reg_net_nodev == IORING_UNIFIED_REG_NET_NODEV);
+static_assert(sizeof(region_reg) == sizeof(io_uring_unified_region_reg) &&
+              offsetof(region_reg, offsets) == offsetof(io_uring_unified_region_reg, offsets) &&
+              offsetof(region_reg, net_area_len) == offsetof(io_uring_unified_region_reg, net_area_len));
+static_assert(sizeof(desc) == sizeof(io_unified_desc) &&
+              offsetof(desc, res) == offsetof(io_unified_desc, res) &&
+              offsetof(desc, aux) == offsetof(io_unified_desc, aux));
+#else
+// liburing's copy of the 7.3 uAPI: the series appends IORING_OP_UNIFIED
+static_assert(op_unified == IORING_OP_LAST);
+static_assert(register_unified_region == IORING_REGISTER_LAST + 0);
+#endif
+
+} // namespace uio::uapi

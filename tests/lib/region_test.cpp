@@ -1,0 +1,313 @@
+// SPDX-License-Identifier: MIT
+// The library against whatever kernel it runs on: the compat backend on a
+// stock kernel (host), the native backend on the patched kernel (VM). The
+// same source; the backend is whatever the probe selects.
+//
+// Storage target: $UIO_TEST_FILE, else /dev/nvme0n1 when it exists (the VM),
+// else a file in /var/tmp. All of them are opened with O_DIRECT.
+#include <catch2/catch_test_macros.hpp>
+
+#include <uio/uio.hpp>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using Region = uio::UnifiedRegion<uio::Sqe64, uio::Cqe16>;
+constexpr std::size_t region_size = 4u << 20;
+
+struct Target {
+    std::string path;
+    int fd = -1;
+    bool temporary = false;
+
+    Target()
+    {
+        if (const char* p = std::getenv("UIO_TEST_FILE"))
+            path = p;
+        else if (access("/dev/nvme0n1", F_OK) == 0)
+            path = "/dev/nvme0n1";
+        else {
+            path = "/var/tmp/uio-region-test-" + std::to_string(getpid());
+            temporary = true;
+        }
+        fd = open(path.c_str(), O_RDWR | O_CREAT | O_DIRECT, 0600);
+        REQUIRE(fd >= 0);
+        if (temporary)
+            REQUIRE(ftruncate(fd, 16 << 20) == 0);
+    }
+    ~Target()
+    {
+        close(fd);
+        if (temporary)
+            unlink(path.c_str());
+    }
+};
+
+std::byte pattern(std::uint64_t seed, std::uint64_t i)
+{
+    return static_cast<std::byte>((seed * 131 + i * 7 + (i >> 12)) & 0xff);
+}
+
+void fill(std::span<std::byte> s, std::uint64_t seed)
+{
+    for (std::size_t i = 0; i < s.size(); ++i)
+        s[i] = pattern(seed, i);
+}
+
+bool matches(std::span<const std::byte> s, std::uint64_t seed)
+{
+    for (std::size_t i = 0; i < s.size(); ++i)
+        if (s[i] != pattern(seed, i))
+            return false;
+    return true;
+}
+
+// submits everything queued and returns the completion of @user_data's op
+int run(uio::Ring<>& ring, std::uint64_t user_data)
+{
+    REQUIRE(ring.submit_and_wait(1));
+    auto c = ring.wait();
+    REQUIRE(c);
+    const int res = c->res();
+    REQUIRE(c->user_data() == user_data);
+    ring.seen(*c);
+    return res;
+}
+
+uio::Ring<> make_ring()
+{
+    auto ring = uio::Ring<>::create({.entries = 64});
+    REQUIRE(ring);
+    return std::move(*ring);
+}
+
+Region make_region(uio::Ring<>& ring, uio::BackendChoice choice = uio::BackendChoice::automatic)
+{
+    auto region = Region::create(ring, {.data_size = region_size, .backend = choice});
+    REQUIRE(region);
+    return std::move(*region);
+}
+
+} // namespace
+
+TEST_CASE("the probe and the chosen backend agree")
+{
+    auto ring = make_ring();
+    const uio::Probe probe = ring.probe();
+    CHECK(probe.supports<uio::Nop>());
+    CHECK(probe.supports<uio::ReadFixed<uio::Fd>>());
+    auto region = make_region(ring);
+    const bool native = probe.supports_stages(uio::uapi::op_nvme | uio::uapi::op_batch);
+    CHECK(region.backend() == (native ? uio::Backend::native : uio::Backend::compat));
+    CHECK(region.costs().pins == 1);
+    CHECK(region.costs().memlock_charges == 1);
+    std::printf("backend: %s (unified region %s by this kernel)\n", uio::to_string(region.backend()),
+                probe.unified_region ? "supported" : "not supported");
+}
+
+TEST_CASE("spans of the region are bounds-checked")
+{
+    auto ring = make_ring();
+    auto region = make_region(ring);
+    CHECK(region.data().size() == region_size);
+    CHECK(region.subspan(0, region_size));
+    CHECK(region.subspan(region_size - 1, 1));
+    for (auto [off, len] : {std::pair<std::uint64_t, std::uint64_t>{region_size, 1},
+                            {region_size - 1, 2},
+                            {0, 0},
+                            {~0ull, 2},
+                            {1, ~0ull}}) {
+        auto s = region.subspan(off, len);
+        REQUIRE_FALSE(s);
+        CHECK(s.error() == uio::errc::out_of_bounds);
+        CHECK(s.error() == std::errc::result_out_of_range);
+        CHECK_FALSE(region.fixed(off, static_cast<std::uint32_t>(len)));
+    }
+    auto f = region.fixed(8192, 4096);
+    REQUIRE(f);
+    CHECK(f->buf_index == region.buf_index());
+    if (region.backend() == uio::Backend::native)
+        CHECK(f->addr == 8192);  // region offsets, not pointers
+    else
+        CHECK(f->addr == reinterpret_cast<std::uintptr_t>(region.data().data()) + 8192);
+}
+
+TEST_CASE("storage round trip through the region")
+{
+    Target target;
+    auto ring = make_ring();
+    auto region = make_region(ring);
+    for (std::uint32_t len : {4096u, 65536u, 1u << 20}) {
+        auto src = *region.subspan(0, len);
+        auto dst = *region.subspan(2u << 20, len);
+        fill(src, len);
+        std::fill(dst.begin(), dst.end(), std::byte{0});
+        auto w = region.write_to(uio::Fd{target.fd}, 0, len, 1u << 20);
+        REQUIRE(w);
+        REQUIRE(ring.push(*w, 1));
+        CHECK(run(ring, 1) == static_cast<int>(len));
+        auto r = region.read_from(uio::Fd{target.fd}, 2u << 20, len, 1u << 20);
+        REQUIRE(r);
+        REQUIRE(ring.push(*r, 2));
+        CHECK(run(ring, 2) == static_cast<int>(len));
+        CHECK(matches(dst, len));
+    }
+    // outside the region: refused before anything is queued
+    CHECK_FALSE(region.write_to(uio::Fd{target.fd}, region_size - 4096, 8192, 0));
+}
+
+TEST_CASE("fixed-buffer ops address the region through fixed()")
+{
+    Target target;
+    auto ring = make_ring();
+    auto region = make_region(ring);
+    fill(*region.subspan(4096, 8192), 42);
+    REQUIRE(ring.push(uio::WriteFixed(uio::Fd{target.fd}, *region.fixed(4096, 8192), 0), 7));
+    CHECK(run(ring, 7) == 8192);
+    std::fill(region.data().begin(), region.data().begin() + 16384, std::byte{0});
+    REQUIRE(ring.push(uio::ReadFixed(uio::Fd{target.fd}, *region.fixed(0, 8192), 0), 8));
+    CHECK(run(ring, 8) == 8192);
+    CHECK(matches(*region.subspan(0, 8192), 42));
+}
+
+TEST_CASE("a batch of 200 mixed operations, results per user_data")
+{
+    Target target;
+    auto ring = make_ring();
+    auto region = make_region(ring);
+    std::vector<uio::BatchOp> ops;
+    for (std::uint64_t i = 0; i < 100; ++i) {
+        fill(*region.subspan(i * 8192, 8192), i);
+        ops.push_back({.user_data = 2 * i, .region_offset = i * 8192, .len = 8192,
+                       .device_offset = (4u << 20) + i * 8192, .fd = target.fd, .write = true});
+    }
+    for (std::uint64_t i = 0; i < 100; ++i)
+        ops.push_back({.user_data = 2 * i + 1, .region_offset = (2u << 20) + i * 8192, .len = 8192,
+                       .device_offset = (4u << 20) + i * 8192, .fd = target.fd, .write = false});
+    auto results = region.run_batch(ring, ops);
+    REQUIRE(results);
+    REQUIRE(results->size() == ops.size());
+    std::vector<int> by_user_data(ops.size(), -1);
+    for (const auto& r : *results)
+        by_user_data.at(r.user_data) = r.res;
+    for (int res : by_user_data)
+        CHECK(res == 8192);
+    for (std::uint64_t i = 0; i < 100; ++i)
+        CHECK(matches(*region.subspan((2u << 20) + i * 8192, 8192), i));
+}
+
+TEST_CASE("rings and regions move with operations in flight")
+{
+    Target target;
+    auto ring = make_ring();
+    auto region = make_region(ring);
+    fill(*region.subspan(0, 4096), 5);
+    REQUIRE(ring.push(*region.write_to(uio::Fd{target.fd}, 0, 4096, 0), 11));
+    REQUIRE(ring.submit());
+    uio::Ring<> moved = std::move(ring);  // the operation is still in flight
+    Region moved_region = std::move(region);
+    auto c = moved.wait();
+    REQUIRE(c);
+    CHECK(c->user_data() == 11);
+    CHECK(c->res() == 4096);
+    moved.seen(*c);
+    CHECK(moved_region.data().size() == region_size);
+}
+
+TEST_CASE("receive over loopback TCP into the region")
+{
+    auto ring = make_ring();
+    auto region = make_region(ring);
+    int listener = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t alen = sizeof(addr);
+    REQUIRE(bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+    REQUIRE(listen(listener, 1) == 0);
+    REQUIRE(getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &alen) == 0);
+
+    constexpr std::size_t total = 1u << 20;
+    std::thread sender([&] {
+        int s = socket(AF_INET, SOCK_STREAM, 0);
+        if (connect(s, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0)
+            return;
+        std::vector<std::byte> buf(total);
+        fill(buf, 99);
+        for (std::size_t sent = 0; sent < total;) {
+            ssize_t n = send(s, buf.data() + sent, total - sent, 0);
+            if (n <= 0)
+                break;
+            sent += static_cast<std::size_t>(n);
+        }
+        close(s);
+    });
+    int conn = accept(listener, nullptr, nullptr);
+    REQUIRE(conn >= 0);
+    std::size_t got = 0;
+    while (got < total) {
+        auto dst = region.subspan(got, std::min<std::size_t>(64u << 10, total - got));
+        REQUIRE(dst);
+        REQUIRE(ring.push(uio::Recv(uio::Fd{conn}, *dst), 3));
+        const int n = run(ring, 3);
+        REQUIRE(n > 0);
+        got += static_cast<std::size_t>(n);
+    }
+    sender.join();
+    CHECK(matches(*region.subspan(0, total), 99));
+    close(conn);
+    close(listener);
+}
+
+TEST_CASE("errors of the region API")
+{
+    auto ring = make_ring();
+    SECTION("sizes")
+    {
+        CHECK(Region::create(ring, {.data_size = 0}).error() == std::errc::invalid_argument);
+        CHECK(Region::create(ring, {.data_size = 4096 + 1}).error() == std::errc::invalid_argument);
+    }
+    SECTION("a backend the kernel lacks")
+    {
+        if (!ring.probe().supports_stages(uio::uapi::op_nvme)) {
+            auto r = Region::create(ring, {.data_size = 4096, .backend = uio::BackendChoice::native});
+            REQUIRE_FALSE(r);
+            CHECK(r.error() == uio::errc::unsupported_by_kernel);
+            CHECK(r.error() == std::errc::operation_not_supported);
+        } else {
+            auto r = Region::create(ring, {.data_size = 4096, .backend = uio::BackendChoice::compat});
+            REQUIRE(r);
+            CHECK(r->backend() == uio::Backend::compat);
+        }
+    }
+    SECTION("a second native region on one ring")
+    {
+        if (ring.probe().supports_stages(uio::uapi::op_nvme)) {
+            auto first = make_region(ring);
+            auto second = Region::create(ring, {.data_size = 4096, .buf_index = 1});
+            REQUIRE_FALSE(second);
+            CHECK(second.error() == std::errc::device_or_resource_busy);
+        }
+    }
+    SECTION("a failing operation maps to std::errc")
+    {
+        auto region = make_region(ring);
+        REQUIRE(ring.push(uio::WriteFixed(uio::Fd{-1}, *region.fixed(0, 4096), 0), 9));
+        REQUIRE(ring.submit_and_wait(1));
+        auto c = ring.wait();
+        REQUIRE(c);
+        CHECK_FALSE(c->ok());
+        CHECK(c->errc() == std::errc::bad_file_descriptor);
+        ring.seen(*c);
+    }
+}
