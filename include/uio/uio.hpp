@@ -4,6 +4,7 @@
 
 #include "error.hpp"    // IWYU pragma: export
 #include "ops.hpp"      // IWYU pragma: export
+#include "receive.hpp"  // IWYU pragma: export
 #include "region.hpp"   // IWYU pragma: export
 #include "ring.hpp"     // IWYU pragma: export
 #include "uapi.hpp"     // IWYU pragma: export

@@ -6,47 +6,15 @@
  */
 #include <fcntl.h>
 #include <sys/ioctl.h>
-#include <linux/nvme_ioctl.h>
 #include "uio_test.h"
 
-enum { NVME_CMD_WRITE = 0x01, NVME_CMD_READ = 0x02 };
 #define BUF_SIZE (256u << 10)
 
-static int nvme_rw(struct io_uring *ring, int fd, unsigned nsid, unsigned lba_shift,
-		   uint8_t opcode, void *buf, size_t len, uint64_t slba)
+static int nvme_rw(struct io_uring *ring, int fd, unsigned nsid, uint8_t opcode,
+		   void *buf, size_t len, uint64_t slba)
 {
-	struct io_uring_sqe *sqe = t_get_sqe(ring);
-	struct nvme_uring_cmd *cmd;
-	struct io_uring_cqe *cqe;
-	int ret;
-
-	memset(sqe, 0, 2 * sizeof(*sqe));
-	sqe->opcode = IORING_OP_URING_CMD;
-	sqe->fd = fd;
-	sqe->cmd_op = NVME_URING_CMD_IO;
-	sqe->uring_cmd_flags = IORING_URING_CMD_FIXED;
-	sqe->buf_index = 0;
-	sqe->user_data = opcode;
-	cmd = (struct nvme_uring_cmd *)sqe->cmd;
-	cmd->opcode = opcode;
-	cmd->nsid = nsid;
-	cmd->addr = (uint64_t)(uintptr_t)buf;
-	cmd->data_len = len;
-	cmd->cdw10 = (uint32_t)slba;
-	cmd->cdw11 = (uint32_t)(slba >> 32);
-	cmd->cdw12 = (len >> lba_shift) - 1;	/* 0-based number of blocks */
-
-	ret = io_uring_submit_and_wait(ring, 1);
-	if (ret != 1)
-		t_fail("submit: %d", ret);
-	ret = io_uring_wait_cqe(ring, &cqe);
-	if (ret)
-		t_fail("wait_cqe: %d", ret);
-	ret = cqe->res;
-	if (cqe->user_data != opcode)
-		t_fail("cqe user_data %llu", (unsigned long long)cqe->user_data);
-	io_uring_cqe_seen(ring, cqe);
-	return ret;
+	t_prep_nvme_rw(t_get_sqe(ring), fd, nsid, opcode, (uint64_t)(uintptr_t)buf, len, slba, 0);
+	return t_submit_one(ring);
 }
 
 int main(int argc, char **argv)
@@ -55,7 +23,6 @@ int main(int argc, char **argv)
 	static const size_t sizes[] = { 4096, 8192, 65536, BUF_SIZE };
 	struct io_uring ring;
 	struct iovec iov;
-	unsigned lba_shift = 12;
 	int fd, nsid, ret;
 	uint8_t *buf;
 
@@ -82,11 +49,11 @@ int main(int argc, char **argv)
 		long bad;
 
 		t_fill(buf, len, i, 0);
-		ret = nvme_rw(&ring, fd, nsid, lba_shift, NVME_CMD_WRITE, buf, len, slba);
+		ret = nvme_rw(&ring, fd, nsid, T_NVME_WRITE, buf, len, slba);
 		if (ret)
 			t_fail("write %zu bytes at lba %llu: %d", len, (unsigned long long)slba, ret);
 		memset(buf, 0, BUF_SIZE);
-		ret = nvme_rw(&ring, fd, nsid, lba_shift, NVME_CMD_READ, buf, len, slba);
+		ret = nvme_rw(&ring, fd, nsid, T_NVME_READ, buf, len, slba);
 		if (ret)
 			t_fail("read %zu bytes at lba %llu: %d", len, (unsigned long long)slba, ret);
 		bad = t_verify(buf, len, i, 0);
@@ -98,7 +65,7 @@ int main(int argc, char **argv)
 	}
 
 	/* a fixed-buffer command outside the registered buffer is refused */
-	ret = nvme_rw(&ring, fd, nsid, lba_shift, NVME_CMD_READ, buf + BUF_SIZE, 4096, 0);
+	ret = nvme_rw(&ring, fd, nsid, T_NVME_READ, buf + BUF_SIZE, 4096, 0);
 	if (ret != -EFAULT)
 		t_fail("read outside the fixed buffer: %d, want -EFAULT", ret);
 

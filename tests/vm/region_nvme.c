@@ -8,31 +8,14 @@
  */
 #include <fcntl.h>
 #include <sys/ioctl.h>
-#include <linux/nvme_ioctl.h>
 #include "uio_test.h"
 
 #define SIZE (1u << 20)
-enum { NVME_CMD_WRITE = 0x01, NVME_CMD_READ = 0x02 };
-
 static int passthru(struct io_uring *ring, int fd, int nsid, uint8_t opcode,
 		    uint64_t region_off, uint32_t len, uint64_t slba, unsigned buf_index)
 {
-	struct io_uring_sqe *sqe = t_get_sqe(ring);
-	struct nvme_uring_cmd *cmd = (struct nvme_uring_cmd *)sqe->cmd;
-
-	memset(sqe, 0, 2 * sizeof(*sqe));
-	sqe->opcode = IORING_OP_URING_CMD;
-	sqe->fd = fd;
-	sqe->cmd_op = NVME_URING_CMD_IO;
-	sqe->uring_cmd_flags = IORING_URING_CMD_FIXED;
-	sqe->buf_index = buf_index;
-	cmd->opcode = opcode;
-	cmd->nsid = nsid;
-	cmd->addr = region_off;		/* an offset into the region, not a pointer */
-	cmd->data_len = len;
-	cmd->cdw10 = (uint32_t)slba;
-	cmd->cdw11 = (uint32_t)(slba >> 32);
-	cmd->cdw12 = len / 4096 - 1;
+	/* cmd->addr is an offset into the region, not a pointer */
+	t_prep_nvme_rw(t_get_sqe(ring), fd, nsid, opcode, region_off, len, slba, buf_index);
 	return t_submit_one(ring);
 }
 
@@ -60,16 +43,16 @@ static void run(const char *bind_path)
 
 	/* 64 KiB from offset 128 KiB to LBA 40, read back into the region's tail */
 	t_fill(map + (128u << 10), 64u << 10, 5, 0);
-	ret = passthru(&ring, ng, nsid, NVME_CMD_WRITE, 128u << 10, 64u << 10, 40, 1);
+	ret = passthru(&ring, ng, nsid, T_NVME_WRITE, 128u << 10, 64u << 10, 40, 1);
 	if (ret)
 		t_fail("passthrough write: %d", ret);
-	ret = passthru(&ring, ng, nsid, NVME_CMD_READ, SIZE - (64u << 10), 64u << 10, 40, 1);
+	ret = passthru(&ring, ng, nsid, T_NVME_READ, SIZE - (64u << 10), 64u << 10, 40, 1);
 	if (ret)
 		t_fail("passthrough read: %d", ret);
 	if (t_verify(map + SIZE - (64u << 10), 64u << 10, 5, 0) >= 0)
 		t_fail("data read back differs");
 	/* past the data area */
-	ret = passthru(&ring, ng, nsid, NVME_CMD_READ, SIZE - 4096, 8192, 40, 1);
+	ret = passthru(&ring, ng, nsid, T_NVME_READ, SIZE - 4096, 8192, 40, 1);
 	if (ret != -EFAULT)
 		t_fail("passthrough past the data area: %d, want -EFAULT", ret);
 

@@ -195,3 +195,33 @@ static inline void t_prep_unified(struct io_uring_sqe *sqe, int fd, uint32_t sta
 	sqe->addr = region_off;
 	sqe->addr3 = dev_off;
 }
+
+#include <linux/nvme_ioctl.h>
+
+enum { T_NVME_WRITE = 0x01, T_NVME_READ = 0x02 };
+
+/*
+ * NVMe read or write passthrough on a generic char device with a fixed buffer:
+ * @addr is the buffer address (a region offset for a unified region), @len a
+ * multiple of the 4 KiB LBA size the test VM's namespace uses.
+ */
+static inline void t_prep_nvme_rw(struct io_uring_sqe *sqe, int fd, unsigned nsid,
+				  uint8_t opcode, uint64_t addr, uint32_t len,
+				  uint64_t slba, unsigned buf_index)
+{
+	struct nvme_uring_cmd *cmd = (struct nvme_uring_cmd *)sqe->cmd;
+
+	memset(sqe, 0, 2 * sizeof(*sqe));
+	sqe->opcode = IORING_OP_URING_CMD;
+	sqe->fd = fd;
+	sqe->cmd_op = NVME_URING_CMD_IO;
+	sqe->uring_cmd_flags = IORING_URING_CMD_FIXED;
+	sqe->buf_index = buf_index;
+	cmd->opcode = opcode;
+	cmd->nsid = nsid;
+	cmd->addr = addr;
+	cmd->data_len = len;
+	cmd->cdw10 = (uint32_t)slba;
+	cmd->cdw11 = (uint32_t)(slba >> 32);
+	cmd->cdw12 = len / 4096 - 1;	/* 0-based number of blocks */
+}
