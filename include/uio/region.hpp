@@ -42,13 +42,20 @@ struct RegionOptions {
     std::uint16_t buf_index = 0;  // fixed-buffer slot of the data area
     int nvme_fd = 0;              // an NVMe namespace to bind (native), 0 for none
     BackendChoice backend = BackendChoice::automatic;
+    // Compat backend only: also register the memory as the ring's memory
+    // region (IORING_REGISTER_MEM_REGION), as upstream users of that region
+    // do. It costs one more pin and charge, and stock kernels cannot
+    // unregister it: they last until the ring is closed, and a ring has one.
+    bool compat_mem_region = false;
 };
 
-// What the backend costs, observable at run time.
+// What the backend costs, observable at run time: counted from the
+// registrations this region made, not assumed.
 struct RegionCosts {
-    unsigned pins = 0;              // pin_user_pages registrations of the memory
-    unsigned memlock_charges = 0;   // RLIMIT_MEMLOCK charges for the memory
-    unsigned cpu_copies_per_byte = 0;  // copies of each byte moved to or from storage
+    unsigned pins = 0;                      // times the memory was pinned
+    unsigned memlock_charges = 0;           // RLIMIT_MEMLOCK charges for the memory
+    unsigned storage_copies_per_byte = 0;   // CPU copies of a byte moved to or from storage
+    unsigned receive_copies_per_byte = 0;   // CPU copies of a received byte (see Receiver)
 };
 
 // One storage operation of a batch: read (device -> region) or write.
@@ -101,7 +108,7 @@ public:
     UnifiedRegion(UnifiedRegion&& o) noexcept
         : ring_(std::exchange(o.ring_, nullptr)), backend_(o.backend_), opts_(o.opts_),
           map_(std::exchange(o.map_, nullptr)), map_len_(o.map_len_), layout_(o.layout_),
-          owns_table_(std::exchange(o.owns_table_, false))
+          registrations_(std::exchange(o.registrations_, 0u)), owns_table_(std::exchange(o.owns_table_, false))
     {
     }
     UnifiedRegion& operator=(UnifiedRegion&& o) noexcept
@@ -114,6 +121,7 @@ public:
             map_ = std::exchange(o.map_, nullptr);
             map_len_ = o.map_len_;
             layout_ = o.layout_;
+            registrations_ = std::exchange(o.registrations_, 0u);
             owns_table_ = std::exchange(o.owns_table_, false);
         }
         return *this;
@@ -125,9 +133,13 @@ public:
     [[nodiscard]] Backend backend() const noexcept { return backend_; }
     [[nodiscard]] RegionCosts costs() const noexcept
     {
-        // both pin and charge once for storage; they differ once the network
-        // area (a second registration on stock kernels) is added
-        return {.pins = 1, .memlock_charges = 1, .cpu_copies_per_byte = 0};
+        // every registration of the memory pins and charges it once; storage
+        // is DMA from and to the region on both backends; receive goes through
+        // provided buffers in the region, which the kernel copies into
+        return {.pins = registrations_,
+                .memlock_charges = registrations_,
+                .storage_copies_per_byte = 0,
+                .receive_copies_per_byte = 1};
     }
     [[nodiscard]] std::size_t size() const noexcept { return opts_.data_size; }
     [[nodiscard]] std::uint16_t buf_index() const noexcept { return opts_.buf_index; }
@@ -250,6 +262,7 @@ private:
         map_ = static_cast<std::byte*>(p);
         map_len_ = reg.offsets.size;
         layout_ = reg.offsets;
+        registrations_ = 1;
         return {};
     }
 
@@ -265,7 +278,32 @@ private:
         int ret = io_uring_register_buffers_update_tag(ring_, opts_.buf_index, &iov, nullptr, 1);
         if (ret < 0)
             return errno_code(ret);  // release() unmaps
+        registrations_ = 1;
+        if (!opts_.compat_mem_region)
+            return {};
+        if (!kernel_has_mem_region())
+            return errc::unsupported_by_kernel;  // release() undoes the rest
+        io_uring_region_desc rd{};
+        rd.user_addr = reinterpret_cast<std::uintptr_t>(p);
+        rd.size = opts_.data_size;
+        rd.flags = IORING_MEM_REGION_TYPE_USER;
+        io_uring_mem_region_reg mr{};
+        mr.region_uptr = reinterpret_cast<std::uintptr_t>(&rd);
+        ret = io_uring_register_region(ring_, &mr);
+        if (ret < 0)
+            return errno_code(ret);
+        ++registrations_;
         return {};
+    }
+
+    // A kernel without IORING_REGISTER_MEM_REGION rejects the opcode with
+    // -EINVAL before it looks at the argument; one with it faults on the
+    // region descriptor at address 0 (or is busy: the ring has its region).
+    [[nodiscard]] bool kernel_has_mem_region() const noexcept
+    {
+        io_uring_mem_region_reg mr{};
+        const int ret = io_uring_register_region(ring_, &mr);
+        return ret == -EFAULT || ret == -EBUSY;
     }
 
     void release() noexcept
@@ -367,6 +405,7 @@ private:
     std::byte* map_ = nullptr;
     std::size_t map_len_ = 0;
     uapi::region_offsets layout_{};
+    unsigned registrations_ = 0;  // pins and charges of the memory made here
     bool owns_table_ = false;
 };
 

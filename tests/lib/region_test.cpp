@@ -14,6 +14,10 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <linux/capability.h>
+#include <sys/wait.h>
+#include <sys/syscall.h>
+#include <sys/resource.h>
 
 #include <cstdlib>
 #include <deque>
@@ -112,8 +116,105 @@ TEST_CASE("the probe and the chosen backend agree")
     CHECK(region.backend() == (native ? uio::Backend::native : uio::Backend::compat));
     CHECK(region.costs().pins == 1);
     CHECK(region.costs().memlock_charges == 1);
+    CHECK(region.costs().storage_copies_per_byte == 0);
     std::printf("backend: %s (unified region %s by this kernel)\n", uio::to_string(region.backend()),
                 probe.unified_region ? "supported" : "not supported");
+}
+
+namespace {
+constexpr std::size_t page = 4096;
+
+// RLIMIT_MEMLOCK pages io_uring can still charge to this user: the largest
+// fixed buffer that registers (charges are per user, shared by all rings)
+std::size_t memlock_headroom(std::span<std::byte> scratch)
+{
+    auto ring = make_ring();
+    std::size_t lo = 0, hi = scratch.size() / page + 1;
+    while (hi - lo > 1) {
+        const std::size_t mid = (lo + hi) / 2;
+        iovec iov{scratch.data(), mid * page};
+        const int ret = io_uring_register_buffers(ring.native(), &iov, 1);
+        if (ret == 0) {
+            io_uring_unregister_buffers(ring.native());
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
+// what a region charged, counted by the kernel in a child process without
+// CAP_IPC_LOCK (only then does io_uring charge RLIMIT_MEMLOCK); the child
+// reports costs().memlock_charges and the pages charged
+struct Charged {
+    unsigned charges = 0;
+    std::size_t pages = 0;
+};
+Charged measure_charge(std::size_t data_size, bool compat_mem_region)
+{
+    int fds[2];
+    REQUIRE(pipe(fds) == 0);
+    const pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+        __user_cap_data_struct caps[2];
+        constexpr unsigned bit = 1u << (CAP_IPC_LOCK % 32);
+        // the limit as it is (lowered to 64 MiB if unlimited): raising it may be refused
+        rlimit lim{};
+        Charged out{~0u, 0};
+        if (getrlimit(RLIMIT_MEMLOCK, &lim) == 0 && lim.rlim_cur > (64u << 20)) {
+            lim.rlim_cur = 64u << 20;
+            setrlimit(RLIMIT_MEMLOCK, &lim);
+        }
+        if (syscall(SYS_capget, &hdr, caps) == 0 && lim.rlim_cur >= 4 * data_size) {
+            caps[CAP_IPC_LOCK / 32].effective &= ~bit;
+            caps[CAP_IPC_LOCK / 32].permitted &= ~bit;
+            if (syscall(SYS_capset, &hdr, caps) == 0) {
+                std::vector<std::byte> scratch(lim.rlim_cur);
+                const std::size_t before = memlock_headroom(scratch);
+                auto ring = make_ring();
+                auto region = Region::create(ring, {.data_size = data_size, .compat_mem_region = compat_mem_region});
+                if (region) {
+                    out.charges = region->costs().memlock_charges;
+                    out.pages = before - memlock_headroom(scratch);
+                }
+            }
+        }
+        const ssize_t n = write(fds[1], &out, sizeof(out));
+        _exit(n == sizeof(out) ? 0 : 1);
+    }
+    close(fds[1]);
+    Charged got;
+    const ssize_t n = read(fds[0], &got, sizeof(got));
+    close(fds[0]);
+    int status = 0;
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+    REQUIRE(n == sizeof(got));
+    REQUIRE(got.charges != ~0u);
+    return got;
+}
+} // namespace
+
+TEST_CASE("costs() counts the RLIMIT_MEMLOCK charges the kernel made")
+{
+    // the compat backend registers the memory once more, as the ring's memory
+    // region, when asked to; the native backend ignores the option
+    const bool native = make_ring().probe().supports_stages(uio::uapi::op_nvme | uio::uapi::op_batch);
+    for (const bool mem_region : {false, true}) {
+        // small enough that two charges fit the default 8 MiB limit
+        constexpr std::size_t data_size = 1u << 20;
+        const Charged c = measure_charge(data_size, mem_region);
+        const std::size_t data_pages = data_size / page;
+        std::printf("%s backend%s: costs() says %u charges, the kernel charged %zu pages for %zu data pages\n",
+                    native ? "native" : "compat", mem_region ? " + memory region" : "", c.charges, c.pages,
+                    data_pages);
+        CHECK(c.charges == (native || !mem_region ? 1u : 2u));
+        // the native region also charges its ring pages: less than a data area
+        CHECK(c.pages >= c.charges * data_pages);
+        CHECK(c.pages < (c.charges + 1) * data_pages);
+    }
 }
 
 TEST_CASE("spans of the region are bounds-checked")
