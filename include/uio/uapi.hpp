@@ -51,10 +51,19 @@ struct region_reg {
     std::uint32_t net_rxq;
     std::uint32_t rq_entries;
     std::uint64_t net_area_len;
-    std::uint32_t zcrx_id;
-    std::uint32_t resv1;
+    std::uint32_t resv1[2];
     region_offsets offsets;
-    std::uint64_t resv[4];
+    std::uint64_t net_stats;  // output: offset of net_stats, 0 without network
+    std::uint32_t rq_head;    // output: refill ring head, from offsets.rq_ring
+    std::uint32_t rq_tail;    // output: refill ring tail, from offsets.rq_ring
+    std::uint64_t resv[2];
+};
+
+struct net_stats {
+    std::uint64_t copy_count;
+    std::uint64_t copy_bytes;
+    std::uint64_t refill_rejected;
+    std::uint64_t resv[5];
 };
 
 struct ring_hdr {
@@ -93,6 +102,7 @@ struct query_unified {
 static_assert(sizeof(region_offsets) == 64);
 static_assert(sizeof(region_reg) == 160 && offsetof(region_reg, offsets) == 64);
 static_assert(sizeof(ring_hdr) == 32);
+static_assert(sizeof(net_stats) == 64);
 static_assert(sizeof(desc) == 64);
 static_assert(sizeof(query_unified) == 48);
 
@@ -107,7 +117,11 @@ static_assert(reg_fixed_buf == IORING_UNIFIED_REG_FIXED_BUF &&
               reg_net_nodev == IORING_UNIFIED_REG_NET_NODEV);
 static_assert(sizeof(region_reg) == sizeof(io_uring_unified_region_reg) &&
               offsetof(region_reg, offsets) == offsetof(io_uring_unified_region_reg, offsets) &&
-              offsetof(region_reg, net_area_len) == offsetof(io_uring_unified_region_reg, net_area_len));
+              offsetof(region_reg, net_area_len) == offsetof(io_uring_unified_region_reg, net_area_len) &&
+              offsetof(region_reg, net_stats) == offsetof(io_uring_unified_region_reg, net_stats) &&
+              offsetof(region_reg, rq_tail) == offsetof(io_uring_unified_region_reg, rq_tail));
+static_assert(sizeof(net_stats) == sizeof(io_unified_net_stats) &&
+              offsetof(net_stats, refill_rejected) == offsetof(io_unified_net_stats, refill_rejected));
 static_assert(sizeof(desc) == sizeof(io_unified_desc) &&
               offsetof(desc, res) == offsetof(io_unified_desc, res) &&
               offsetof(desc, aux) == offsetof(io_unified_desc, aux));

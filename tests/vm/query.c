@@ -39,14 +39,15 @@ int main(void)
 	if (q.__resv1 || q.__resv2[0] || q.__resv2[1])
 		t_fail("reserved query fields not zeroed");
 
+	printf("unified query: register_flags %#llx op_flags %#llx reg_size %u desc_size %u max_ring_entries %u\n",
+	       (unsigned long long)q.register_flags, (unsigned long long)q.op_flags,
+	       q.reg_size, q.desc_size, q.max_ring_entries);
+
 	/* a short buffer gets the prefix, the rest of the caller's bytes untouched */
 	memset(&q, 0xff, sizeof(q));
 	ret = t_query(IO_URING_QUERY_UNIFIED, &q, 8);
 	if (ret || q.reg_size != 0xffffffffu)
 		t_fail("short query: ret %d, reg_size overwritten with %#x", ret, q.reg_size);
 
-	printf("unified query: register_flags %#llx op_flags %#llx reg_size %u desc_size %u max_ring_entries %u\n",
-	       (unsigned long long)q.register_flags, (unsigned long long)q.op_flags,
-	       q.reg_size, q.desc_size, q.max_ring_entries);
 	return T_EXIT_PASS;
 }

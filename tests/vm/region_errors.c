@@ -26,9 +26,10 @@ struct error_case {
 	int want;
 };
 
-static void resv(struct ctx *c)		{ c->reg.__resv[3] = 1; }
-static void resv1(struct ctx *c)	{ c->reg.__resv1 = 1; }
-static void out_zcrx(struct ctx *c)	{ c->reg.zcrx_id = 1; }
+static void resv(struct ctx *c)		{ c->reg.__resv[1] = 1; }
+static void resv1(struct ctx *c)	{ c->reg.__resv1[1] = 1; }
+static void out_stats(struct ctx *c)	{ c->reg.net_stats = 64; }
+static void out_rq(struct ctx *c)	{ c->reg.rq_tail = 64; }
 static void out_offs(struct ctx *c)	{ c->reg.offsets.size = 4096; }
 static void unknown_flag(struct ctx *c)	{ c->reg.flags |= 1u << 31; }
 static void nodev_flag(struct ctx *c)	{ c->reg.flags |= IORING_UNIFIED_REG_NET_NODEV; }
@@ -79,10 +80,11 @@ static void rq_entries(struct ctx *c)	{ c->reg.rq_entries = 64; }
 static const struct error_case cases[] = {
 	{ "__resv not zero", resv, -EINVAL },
 	{ "__resv1 not zero", resv1, -EINVAL },
-	{ "output zcrx_id set on input", out_zcrx, -EINVAL },
+	{ "output net_stats set on input", out_stats, -EINVAL },
+	{ "output rq_tail set on input", out_rq, -EINVAL },
 	{ "output offsets set on input", out_offs, -EINVAL },
 	{ "unknown flag", unknown_flag, -EINVAL },
-	{ "NET_NODEV before the network stage", nodev_flag, -EINVAL },
+	{ "NET_NODEV without rq_entries", nodev_flag, -EINVAL },
 	{ "buf_index without FIXED_BUF", index_no_flag, -EINVAL },
 	{ "buf_index == table size", index_range, -EINVAL },
 	{ "buf_index ~0", index_huge, -EINVAL },
@@ -112,9 +114,9 @@ static const struct error_case cases[] = {
 	{ "nvme_fd not open", nvme_closed, -EBADF },
 	{ "nvme_fd a regular file", nvme_file, -EINVAL },
 	{ "nvme_fd /dev/null", nvme_chr, -EINVAL },
-	{ "net_ifindex before the network stage", net_if, -EOPNOTSUPP },
-	{ "net_rxq before the network stage", net_rxq, -EOPNOTSUPP },
-	{ "net_area_len before the network stage", net_len, -EOPNOTSUPP },
+	{ "net_ifindex without rq_entries", net_if, -EINVAL },
+	{ "net_rxq without a network binding", net_rxq, -EINVAL },
+	{ "net_area_len without a network binding", net_len, -EINVAL },
 	{ "rq_entries without network", rq_entries, -EINVAL },
 };
 
