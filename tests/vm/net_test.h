@@ -168,7 +168,7 @@ struct t_recv_result {
  * Receives a stream of pattern @seed until EOF on @fd, checking every byte in
  * order and that every fragment lies in the network area; buffers go back
  * through the refill ring once checked. A receive that stops for a full CQ
- * (-ENOSPC) is re-armed. @on_fragment, if given, sees each fragment first.
+ * (-ENOSPC) or for want of buffers (-ENOMEM) is re-armed. @on_fragment, if given, sees each fragment first.
  */
 static inline struct t_recv_result
 t_recv_stream(struct io_uring *ring, struct t_net_region *r, int fd, uint64_t seed,
@@ -216,9 +216,12 @@ t_recv_stream(struct io_uring *ring, struct t_net_region *r, int fd, uint64_t se
 				res.fragments++;
 				continue;
 			}
+			/* -ENOSPC: the CQ was full; -ENOMEM: every buffer was in flight */
 			armed = 0;
 			if (cqe->res == -ENOSPC) {
 				res.stops_nospc++;
+				res.rearms++;
+			} else if (cqe->res == -ENOMEM) {
 				res.rearms++;
 			} else if (cqe->res == 0) {
 				done = 1;
