@@ -6,8 +6,6 @@
  * returns the whole charge.
  */
 #include <sys/resource.h>
-#include <sys/syscall.h>
-#include <linux/capability.h>
 #include "uio_test.h"
 
 #define LIMIT (4u << 20)
@@ -15,39 +13,9 @@
 
 static uint8_t *scratch;
 
-static void drop_ipc_lock(void)
-{
-	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct data[2];
-
-	if (syscall(SYS_capget, &hdr, data))
-		t_fail("capget: %s", strerror(errno));
-	data[CAP_IPC_LOCK / 32].effective &= ~(1u << (CAP_IPC_LOCK % 32));
-	data[CAP_IPC_LOCK / 32].permitted &= ~(1u << (CAP_IPC_LOCK % 32));
-	if (syscall(SYS_capset, &hdr, data))
-		t_fail("capset: %s", strerror(errno));
-}
-
-/* pages still chargeable to this user: the largest fixed buffer that registers */
 static unsigned headroom(struct io_uring *ring)
 {
-	unsigned lo = 0, hi = LIMIT / PAGE + 1;
-
-	while (hi - lo > 1) {
-		unsigned mid = (lo + hi) / 2;
-		struct iovec iov = { scratch, (size_t)mid * PAGE };
-		int ret = io_uring_register_buffers(ring, &iov, 1);
-
-		if (ret == 0) {
-			io_uring_unregister_buffers(ring);
-			lo = mid;
-		} else if (ret == -ENOMEM) {
-			hi = mid;
-		} else {
-			t_fail("register_buffers(%u pages): %d", mid, ret);
-		}
-	}
-	return lo;
+	return t_memlock_headroom(ring, scratch, LIMIT / PAGE);
 }
 
 static int register_region(struct io_uring *ring, uint64_t data_pages, uint64_t *total_pages)
@@ -78,7 +46,7 @@ int main(void)
 		t_fail("mmap");
 	if (setrlimit(RLIMIT_MEMLOCK, &rl))
 		t_fail("setrlimit: %s", strerror(errno));
-	drop_ipc_lock();
+	t_drop_cap(CAP_IPC_LOCK);
 	t_ring_init(&ring, 8, 0, 0);
 
 	before = headroom(&ring);
@@ -91,15 +59,16 @@ int main(void)
 	meta = total - 1;
 
 	/*
-	 * A power-of-two total, so that kernel memory allocated as one compound
-	 * page (which io_create_region() charges whole) is charged exactly its size.
+	 * A power-of-two data area plus its ring pages: other io_uring regions
+	 * would round that up to one compound allocation of twice the size and
+	 * charge it whole; the unified region is charged exactly its pages.
 	 */
-	ret = register_region(&ring, 256 - meta, &total);
-	if (ret || total != 256)
-		t_fail("register a 256-page region: %d, %llu pages", ret, (unsigned long long)total);
+	ret = register_region(&ring, 256, &total);
+	if (ret || total != 256 + meta)
+		t_fail("register a 256-page data area: %d, %llu pages", ret, (unsigned long long)total);
 	during = headroom(&ring);
-	printf("headroom %u pages; a region of %llu pages (%u data) leaves %u: charged %u pages\n",
-	       before, (unsigned long long)total, 256 - meta, during, before - during);
+	printf("headroom %u pages; a region of %llu pages (256 data) leaves %u: charged %u pages\n",
+	       before, (unsigned long long)total, during, before - during);
 	if (before - during != total)
 		t_fail("region of %llu pages charged %u pages, want exactly one charge",
 		       (unsigned long long)total, before - during);

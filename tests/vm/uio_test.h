@@ -171,6 +171,50 @@ static inline int t_submit_one(struct io_uring *ring)
 	return ret;
 }
 
+#include <sys/syscall.h>
+#include <linux/capability.h>
+
+/* drops capability @cap from the effective and permitted sets, for good */
+static inline void t_drop_cap(unsigned cap)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2];
+
+	if (syscall(SYS_capget, &hdr, data))
+		t_fail("capget: %s", strerror(errno));
+	data[cap / 32].effective &= ~(1u << (cap % 32));
+	data[cap / 32].permitted &= ~(1u << (cap % 32));
+	if (syscall(SYS_capset, &hdr, data))
+		t_fail("capset: %s", strerror(errno));
+}
+
+/*
+ * Pages io_uring can still charge to this user against RLIMIT_MEMLOCK (only
+ * without CAP_IPC_LOCK): the largest fixed buffer of @scratch, up to
+ * @max_pages, that registers on @ring.
+ */
+static inline unsigned t_memlock_headroom(struct io_uring *ring, uint8_t *scratch,
+					  unsigned max_pages)
+{
+	unsigned lo = 0, hi = max_pages + 1;
+
+	while (hi - lo > 1) {
+		unsigned mid = (lo + hi) / 2;
+		struct iovec iov = { scratch, (size_t)mid * 4096 };
+		int ret = io_uring_register_buffers(ring, &iov, 1);
+
+		if (ret == 0) {
+			io_uring_unregister_buffers(ring);
+			lo = mid;
+		} else if (ret == -ENOMEM) {
+			hi = mid;
+		} else {
+			t_fail("register_buffers(%u pages): %d", mid, ret);
+		}
+	}
+	return lo;
+}
+
 /* sum of the pgalloc_* counters of /proc/vmstat: pages the kernel allocated */
 static inline unsigned long long t_pages_allocated(void)
 {
