@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: MIT
-// Receiving a byte stream into a unified region: the data lands in region
-// buffers and comes out as Fragments - views of the region that hand their
-// buffer back when they die.
+// Receiving a byte stream into a unified region: the data lands in the region
+// and comes out as Fragments - views of the region that hand their buffer
+// back when they die.
 //
-// Today both backends receive through a provided-buffer ring whose buffers are
-// spans of the region (the kernel copies each byte once, from the socket into
-// the region); zero-copy receive into the region's own pages arrives with the
-// series' network stage.
+// Two paths, chosen by the region (UnifiedRegion::receive_path()):
+//  - zero copy: the region is a zcrx area - natively its own network binding
+//    (IORING_OP_UNIFIED's NET stage), on the compat backend a zcrx instance
+//    registered on the same memory - and buffers go back on its refill ring;
+//  - provided buffers: a multishot receive over a provided-buffer ring whose
+//    buffers are spans of the region, where zcrx is not available.
+// The program is the same either way.
 #pragma once
 
 #include <liburing.h>
@@ -16,6 +19,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <type_traits>
 #include <utility>
 
 #include "error.hpp"
@@ -25,6 +29,8 @@
 
 namespace uio {
 
+// The provided-buffer path's buffers; the zero-copy path ignores these (the
+// region's network binding, NetOptions, decides its area).
 struct ReceiveOptions {
     std::uint64_t area_offset = 0;     // where the receive buffers start in the data area
     std::uint64_t area_len = 0;        // bytes given to receive buffers; 0: to the end of the region
@@ -33,30 +39,47 @@ struct ReceiveOptions {
 };
 
 namespace detail {
-// The buffer ring, shared by a Receiver and its Fragments so neither can
-// outlive it; the Ring itself must outlive both.
-struct BufRing {
+enum class ReceiveKind : std::uint8_t { provided_buffers, unified_net, recv_zc };
+
+// What a Receiver and its Fragments share, so neither outlives it. The Ring
+// and the region must outlive both.
+struct ReceiveState {
+    ReceiveKind kind = ReceiveKind::provided_buffers;
     io_uring* ring = nullptr;
+    std::byte* data = nullptr;  // the region's data area
+    // provided buffers
     io_uring_buf_ring* br = nullptr;
-    std::byte* base = nullptr;  // the first receive buffer, in the region's mapping
-    std::uint64_t region_offset = 0;
+    std::uint64_t area_offset = 0;
     std::uint32_t buffer_size = 0;
     std::uint32_t entries = 0;
     std::uint16_t group = 0;
+    // zero copy
+    NetRing net{};
 
-    BufRing() = default;
-    BufRing(const BufRing&) = delete;
-    BufRing& operator=(const BufRing&) = delete;
-    ~BufRing()
+    ReceiveState() = default;
+    ReceiveState(const ReceiveState&) = delete;
+    ReceiveState& operator=(const ReceiveState&) = delete;
+    ~ReceiveState()
     {
         if (br)
             io_uring_free_buf_ring(ring, br, entries, group);
     }
-    void recycle(std::uint16_t bid) noexcept
+
+    void give_back(std::uint64_t region_offset, std::uint32_t len) noexcept
     {
-        io_uring_buf_ring_add(br, base + static_cast<std::size_t>(bid) * buffer_size, buffer_size, bid,
-                              io_uring_buf_ring_mask(entries), 0);
-        io_uring_buf_ring_advance(br, 1);
+        if (kind == ReceiveKind::provided_buffers) {
+            const auto bid = static_cast<std::uint16_t>((region_offset - area_offset) / buffer_size);
+            io_uring_buf_ring_add(br, data + region_offset, buffer_size, bid, io_uring_buf_ring_mask(entries), 0);
+            io_uring_buf_ring_advance(br, 1);
+            return;
+        }
+        const std::uint32_t tail = *net.tail;
+        io_uring_zcrx_rqe& rqe = net.rqes[tail & net.mask];
+        rqe.off = region_offset | net.area_token;
+        rqe.len = len;
+        rqe.__pad = 0;
+        // the entry is written before the kernel can see it
+        __atomic_store_n(net.tail, tail + 1, __ATOMIC_RELEASE);
     }
 };
 } // namespace detail
@@ -65,13 +88,14 @@ struct BufRing {
 // back to the kernel when the Fragment dies.
 class Fragment {
 public:
-    Fragment(Fragment&& o) noexcept : ring_(std::move(o.ring_)), bid_(o.bid_), len_(o.len_) {}
+    Fragment(Fragment&& o) noexcept
+        : state_(std::move(o.state_)), offset_(o.offset_), len_(o.len_) {}
     Fragment& operator=(Fragment&& o) noexcept
     {
         if (this != &o) {
             release();
-            ring_ = std::move(o.ring_);
-            bid_ = o.bid_;
+            state_ = std::move(o.state_);
+            offset_ = o.offset_;
             len_ = o.len_;
         }
         return *this;
@@ -80,50 +104,62 @@ public:
     Fragment& operator=(const Fragment&) = delete;
     ~Fragment() { release(); }
 
-    [[nodiscard]] std::span<const std::byte> data() const noexcept
+    [[nodiscard]] std::span<const std::byte> data() const noexcept { return {state_->data + offset_, len_}; }
+    [[nodiscard]] std::uint64_t region_offset() const noexcept { return offset_; }
+
+private:
+    template <SqeSize, CqeSize>
+    friend class Receiver;
+    Fragment(std::shared_ptr<detail::ReceiveState> state, std::uint64_t offset, std::uint32_t len) noexcept
+        : state_(std::move(state)), offset_(offset), len_(len) {}
+    void release() noexcept
     {
-        return {ring_->base + static_cast<std::size_t>(bid_) * ring_->buffer_size, len_};
+        if (state_)
+            state_->give_back(offset_, len_);
+        state_.reset();
     }
-    [[nodiscard]] std::uint64_t region_offset() const noexcept
+
+    std::shared_ptr<detail::ReceiveState> state_;
+    std::uint64_t offset_ = 0;
+    std::uint32_t len_ = 0;
+};
+
+// The multishot receive of a socket into the region, as a builder: the
+// IORING_OP_UNIFIED NET stage, IORING_OP_RECV_ZC or a provided-buffer
+// IORING_OP_RECV, whichever path the region has.
+template <FileRef F>
+class NetReceive {
+public:
+    using sqe_size = Sqe64;
+    using cqe_size = Cqe16;
+    void prep(io_uring_sqe* sqe) const noexcept
     {
-        return ring_->region_offset + static_cast<std::uint64_t>(bid_) * ring_->buffer_size;
+        switch (kind_) {
+        case detail::ReceiveKind::unified_net:
+            io_uring_prep_rw(uapi::op_unified, sqe, sock_.raw(), nullptr, 0, uapi::op_net);
+            break;
+        case detail::ReceiveKind::recv_zc:
+            io_uring_prep_rw(IORING_OP_RECV_ZC, sqe, sock_.raw(), nullptr, 0, 0);
+            sqe->ioprio = IORING_RECV_MULTISHOT;
+            sqe->zcrx_ifq_idx = id_;
+            break;
+        case detail::ReceiveKind::provided_buffers:
+            io_uring_prep_recv_multishot(sqe, sock_.raw(), nullptr, 0, 0);
+            sqe->flags |= IOSQE_BUFFER_SELECT;
+            sqe->buf_group = static_cast<std::uint16_t>(id_);
+            break;
+        }
+        sqe->flags |= F::sqe_flags;
     }
 
 private:
     template <SqeSize, CqeSize>
     friend class Receiver;
-    Fragment(std::shared_ptr<detail::BufRing> ring, std::uint16_t bid, std::uint32_t len) noexcept
-        : ring_(std::move(ring)), bid_(bid), len_(len) {}
-    void release() noexcept
-    {
-        if (ring_)
-            ring_->recycle(bid_);
-        ring_.reset();
-    }
+    NetReceive(F socket, detail::ReceiveKind kind, std::uint32_t id) noexcept : sock_(socket), kind_(kind), id_(id) {}
 
-    std::shared_ptr<detail::BufRing> ring_;
-    std::uint16_t bid_ = 0;
-    std::uint32_t len_ = 0;
-};
-
-// Multishot receive of a socket into region buffers, as a builder.
-template <FileRef F>
-class RecvMultishot {
-public:
-    static constexpr std::uint8_t opcode = IORING_OP_RECV;
-    using sqe_size = Sqe64;
-    using cqe_size = Cqe16;
-    RecvMultishot(F socket, std::uint16_t group) noexcept : sock_(socket), group_(group) {}
-    void prep(io_uring_sqe* sqe) const noexcept
-    {
-        io_uring_prep_recv_multishot(sqe, sock_.raw(), nullptr, 0, 0);
-        sqe->flags |= IOSQE_BUFFER_SELECT | F::sqe_flags;
-        sqe->buf_group = group_;
-    }
-
-private:
     F sock_;
-    std::uint16_t group_;
+    detail::ReceiveKind kind_;
+    std::uint32_t id_;  // provided-buffer group or zcrx instance
 };
 
 // What one completion of the receive meant.
@@ -139,27 +175,32 @@ public:
     [[nodiscard]] static Result<Receiver> create(Ring<Sqe, Cqe>& ring, UnifiedRegion<Sqe, Cqe>& region,
                                                  const ReceiveOptions& opts) noexcept
     {
+        auto state = std::make_shared<detail::ReceiveState>();
+        state->ring = ring.native();
+        state->data = region.data().data();
+        if (region.receive_path() == ReceivePath::zero_copy) {
+            state->kind = region.backend() == Backend::native ? detail::ReceiveKind::unified_net
+                                                               : detail::ReceiveKind::recv_zc;
+            state->net = region.net_;
+            return Receiver(std::move(state));
+        }
+
         const std::uint64_t len = opts.area_len ? opts.area_len : region.size() - std::min(opts.area_offset, region.size());
         const std::uint64_t entries = opts.buffer_size ? len / opts.buffer_size : 0;
         if (!entries || entries > 32768 || (entries & (entries - 1)))
             return errno_code(EINVAL);  // the kernel wants a power-of-two count
-        auto area = region.subspan(opts.area_offset, len);
-        if (!area)
-            return area.error();
-
-        auto state = std::make_shared<detail::BufRing>();
+        if (!region.subspan(opts.area_offset, len))
+            return errc::out_of_bounds;
         int err = 0;
         state->br = io_uring_setup_buf_ring(ring.native(), static_cast<unsigned>(entries), opts.group, 0, &err);
         if (!state->br)
             return errno_code(err);
-        state->ring = ring.native();
-        state->base = area->data();
-        state->region_offset = opts.area_offset;
+        state->area_offset = opts.area_offset;
         state->buffer_size = opts.buffer_size;
         state->entries = static_cast<std::uint32_t>(entries);
         state->group = opts.group;
         for (std::uint32_t bid = 0; bid < state->entries; ++bid)
-            io_uring_buf_ring_add(state->br, state->base + static_cast<std::size_t>(bid) * opts.buffer_size,
+            io_uring_buf_ring_add(state->br, state->data + opts.area_offset + std::size_t{bid} * opts.buffer_size,
                                   opts.buffer_size, static_cast<std::uint16_t>(bid),
                                   io_uring_buf_ring_mask(state->entries), static_cast<int>(bid));
         io_uring_buf_ring_advance(state->br, static_cast<int>(state->entries));
@@ -169,23 +210,35 @@ public:
     // The receive for @socket: push it with a user_data of your choice. It
     // stays armed (IORING_CQE_F_MORE) until the stream ends or it stops.
     template <FileRef F>
-    [[nodiscard]] RecvMultishot<F> arm(F socket) const noexcept
+    [[nodiscard]] NetReceive<F> arm(F socket) const noexcept
     {
-        return RecvMultishot<F>(socket, state_->group);
+        const std::uint32_t id = state_->kind == detail::ReceiveKind::provided_buffers ? state_->group
+                                                                                        : state_->net.zcrx_id;
+        return NetReceive<F>(socket, state_->kind, id);
     }
 
     // Interprets a completion of the armed receive. On data, @out receives the
-    // fragment; on stopped, error() says why (ENOBUFS: every buffer is held -
-    // release fragments, then re-arm; nothing was lost). Whatever the status,
-    // a completion without IORING_CQE_F_MORE (Completion::more()) means the
-    // receive is no longer armed: re-arm it unless the stream ended.
+    // fragment; on stopped, error() says why - ENOBUFS or ENOMEM: every buffer
+    // is held, release fragments and re-arm; ENOSPC: the CQ was full, re-arm;
+    // nothing was lost either way. A completion without IORING_CQE_F_MORE
+    // (Completion::more()) means the receive is no longer armed.
     [[nodiscard]] ReceiveStatus take(const Completion<Cqe>& c, std::optional<Fragment>& out) noexcept
     {
         error_ = {};
-        if (c.res() > 0 && (c.flags() & IORING_CQE_F_BUFFER)) {
-            const auto bid = static_cast<std::uint16_t>(c.flags() >> IORING_CQE_BUFFER_SHIFT);
-            out.emplace(Fragment(state_, bid, static_cast<std::uint32_t>(c.res())));
-            return ReceiveStatus::data;
+        if (state_->kind == detail::ReceiveKind::provided_buffers) {
+            if (c.res() > 0 && (c.flags() & IORING_CQE_F_BUFFER)) {
+                const auto bid = static_cast<std::uint16_t>(c.flags() >> IORING_CQE_BUFFER_SHIFT);
+                out.emplace(Fragment(state_, state_->area_offset + std::uint64_t{bid} * state_->buffer_size,
+                                     static_cast<std::uint32_t>(c.res())));
+                return ReceiveStatus::data;
+            }
+        } else if constexpr (std::is_same_v<Cqe, Cqe32>) {
+            // zero copy: the second half of the CQE holds the region offset
+            if (c.res() > 0 && c.more()) {
+                out.emplace(Fragment(state_, c.extra1() & ~IORING_ZCRX_AREA_MASK,
+                                     static_cast<std::uint32_t>(c.res())));
+                return ReceiveStatus::data;
+            }
         }
         if (c.res() == 0)
             return ReceiveStatus::end;
@@ -196,14 +249,18 @@ public:
     // why the receive stopped, after take() said so
     [[nodiscard]] std::error_code error() const noexcept { return error_; }
 
-    // a CPU copy of each received byte: socket buffer -> region buffer
-    [[nodiscard]] static constexpr unsigned cpu_copies_per_byte() noexcept { return 1; }
+    [[nodiscard]] ReceivePath path() const noexcept
+    {
+        return state_->kind == detail::ReceiveKind::provided_buffers ? ReceivePath::provided_buffers
+                                                                     : ReceivePath::zero_copy;
+    }
+    // provided buffers: how many; zero copy: 0 (the binding's area decides)
     [[nodiscard]] std::uint32_t buffers() const noexcept { return state_->entries; }
 
 private:
-    explicit Receiver(std::shared_ptr<detail::BufRing> state) noexcept : state_(std::move(state)) {}
+    explicit Receiver(std::shared_ptr<detail::ReceiveState> state) noexcept : state_(std::move(state)) {}
 
-    std::shared_ptr<detail::BufRing> state_;
+    std::shared_ptr<detail::ReceiveState> state_;
     std::error_code error_;
 };
 

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <algorithm>
+#include <type_traits>
 #include <cstring>
 #include <span>
 #include <utility>
@@ -35,6 +36,20 @@ enum class BackendChoice { automatic, native, compat };
     return b == Backend::native ? "native" : "compat";
 }
 
+// The region as the place the network receives into. Natively: the region's
+// own network binding (one pin, one charge). On the compat backend: a zcrx
+// instance registered separately on the same memory where the kernel offers
+// one (a second pin and charge), else receive goes through provided buffers
+// in the region. Needs a Ring<..., Cqe32> created with defer_taskrun, and
+// CAP_NET_ADMIN, as zcrx does.
+struct NetOptions {
+    bool enabled = false;
+    unsigned ifindex = 0;            // a NIC's receive queue (hardware mode); 0: device-less
+    unsigned rxq = 0;                // the queue of ifindex
+    std::uint64_t area_len = 0;      // bytes from the start of the data area; 0: all of it
+    unsigned refill_entries = 256;   // the refill ring, a power of two
+};
+
 struct RegionOptions {
     std::size_t data_size = 0;  // required: bytes of the data area, a page multiple
     unsigned sq_entries = 64;   // descriptor rings (native) - powers of two
@@ -47,7 +62,29 @@ struct RegionOptions {
     // do. It costs one more pin and charge, and stock kernels cannot
     // unregister it: they last until the ring is closed, and a ring has one.
     bool compat_mem_region = false;
+    NetOptions net{};
 };
+
+// How received bytes reach the region.
+enum class ReceivePath {
+    provided_buffers,  // a multishot receive over provided buffers in the region
+    zero_copy,         // zcrx: the region's pages are the receive area, buffers go back on a refill ring
+};
+
+namespace detail {
+// The refill ring of a zcrx instance on the region (zcrx format), and how its
+// completions name region offsets.
+struct NetRing {
+    std::uint32_t* tail = nullptr;
+    io_uring_zcrx_rqe* rqes = nullptr;
+    std::uint32_t mask = 0;
+    std::uint64_t area_token = 0;    // the area's id bits, as in the completions' offsets
+    std::uint32_t zcrx_id = 0;       // compat: the instance IORING_OP_RECV_ZC names
+    const uapi::net_stats* stats = nullptr;  // native: the kernel's counters
+    void* compat_map = nullptr;      // compat: the refill ring's own mapping
+    std::size_t compat_map_len = 0;
+};
+} // namespace detail
 
 // What the backend costs, observable at run time: counted from the
 // registrations this region made, not assumed.
@@ -75,6 +112,8 @@ struct BatchResult {
 
 template <FileRef F>
 class RegionIo;
+template <FileRef F>
+class RegionSend;
 
 template <SqeSize Sqe, CqeSize Cqe>
 class UnifiedRegion {
@@ -84,6 +123,9 @@ public:
     [[nodiscard]] static Result<UnifiedRegion> create(Ring<Sqe, Cqe>& ring, const RegionOptions& opts) noexcept
     {
         if (!opts.data_size || opts.data_size % page_size())
+            return errno_code(EINVAL);
+        // received fragments are named by the second half of a 32-byte CQE
+        if (opts.net.enabled && !std::is_same_v<Cqe, Cqe32>)
             return errno_code(EINVAL);
         const auto q = query_unified();
         const bool native_ok = q && (q->register_flags & uapi::reg_fixed_buf) &&
@@ -108,7 +150,8 @@ public:
     UnifiedRegion(UnifiedRegion&& o) noexcept
         : ring_(std::exchange(o.ring_, nullptr)), backend_(o.backend_), opts_(o.opts_),
           map_(std::exchange(o.map_, nullptr)), map_len_(o.map_len_), layout_(o.layout_),
-          registrations_(std::exchange(o.registrations_, 0u)), owns_table_(std::exchange(o.owns_table_, false))
+          registrations_(std::exchange(o.registrations_, 0u)), net_(std::exchange(o.net_, {})),
+          owns_table_(std::exchange(o.owns_table_, false))
     {
     }
     UnifiedRegion& operator=(UnifiedRegion&& o) noexcept
@@ -122,6 +165,7 @@ public:
             map_len_ = o.map_len_;
             layout_ = o.layout_;
             registrations_ = std::exchange(o.registrations_, 0u);
+            net_ = std::exchange(o.net_, {});
             owns_table_ = std::exchange(o.owns_table_, false);
         }
         return *this;
@@ -136,12 +180,23 @@ public:
         // every registration of the memory pins and charges it once; storage
         // is DMA from and to the region on both backends; receive goes through
         // provided buffers in the region, which the kernel copies into
+        const bool nic_writes = net_.rqes && opts_.net.ifindex;
         return {.pins = registrations_,
                 .memlock_charges = registrations_,
                 .storage_copies_per_byte = 0,
-                .receive_copies_per_byte = 1};
+                .receive_copies_per_byte = nic_writes ? 0u : 1u};
     }
     [[nodiscard]] std::size_t size() const noexcept { return opts_.data_size; }
+    [[nodiscard]] ReceivePath receive_path() const noexcept
+    {
+        return net_.rqes ? ReceivePath::zero_copy : ReceivePath::provided_buffers;
+    }
+    // Bytes the kernel copied into the region on receive, as the native
+    // binding's counters say (0 elsewhere).
+    [[nodiscard]] std::uint64_t received_bytes_copied() const noexcept
+    {
+        return net_.stats ? __atomic_load_n(&net_.stats->copy_bytes, __ATOMIC_RELAXED) : 0;
+    }
     [[nodiscard]] std::uint16_t buf_index() const noexcept { return opts_.buf_index; }
 
     // The data area. Views of a temporary region would dangle: not allowed.
@@ -183,6 +238,20 @@ public:
                                                std::uint64_t device_offset) const noexcept
     {
         return io<F>(file, offset, len, device_offset, true);
+    }
+
+    // A zero-copy send of [offset, offset + len) to @socket - received bytes
+    // go out again from where they landed: IORING_OP_UNIFIED's outbound NET
+    // stage natively, SEND_ZC from the fixed buffer on the compat backend.
+    // Either way a completion with the bytes sent and IORING_CQE_F_MORE, then
+    // a notification (Completion::notification()) once the span may change.
+    template <FileRef F>
+    [[nodiscard]] Result<RegionSend<F>> send(F socket, std::uint64_t offset, std::uint32_t len) const noexcept
+    {
+        auto span = fixed(offset, len);
+        if (!span)
+            return span.error();
+        return RegionSend<F>(socket, *span, backend_);
     }
 
     // Runs @ops as one batch and waits for all of them: natively one
@@ -249,6 +318,13 @@ private:
         reg.region_ptr = reinterpret_cast<std::uintptr_t>(&rd);
         reg.flags = uapi::reg_fixed_buf;
         reg.buf_index = opts.buf_index;
+        if (opts.net.enabled) {
+            reg.net_ifindex = opts.net.ifindex;
+            reg.net_rxq = opts.net.rxq;
+            reg.flags |= opts.net.ifindex ? 0u : uapi::reg_net_nodev;
+            reg.rq_entries = opts.net.refill_entries;
+            reg.net_area_len = opts.net.area_len;
+        }
         int ret = io_uring_register(ring_->ring_fd, uapi::register_unified_region, &reg, 1);
         if (ret < 0)
             return errno_code(ret);
@@ -263,6 +339,12 @@ private:
         map_len_ = reg.offsets.size;
         layout_ = reg.offsets;
         registrations_ = 1;
+        if (opts.net.enabled) {
+            net_.tail = reinterpret_cast<std::uint32_t*>(map_ + layout_.rq_ring + reg.rq_tail);
+            net_.rqes = reinterpret_cast<io_uring_zcrx_rqe*>(map_ + layout_.rqes);
+            net_.mask = reg.rq_entries - 1;
+            net_.stats = reinterpret_cast<const uapi::net_stats*>(map_ + reg.net_stats);
+        }
         return {};
     }
 
@@ -279,6 +361,8 @@ private:
         if (ret < 0)
             return errno_code(ret);  // release() unmaps
         registrations_ = 1;
+        if (opts_.net.enabled)
+            register_compat_zcrx();
         if (!opts_.compat_mem_region)
             return {};
         if (!kernel_has_mem_region())
@@ -294,6 +378,46 @@ private:
             return errno_code(ret);
         ++registrations_;
         return {};
+    }
+
+    // The same memory as the area of a separately registered zcrx instance
+    // (device-less unless a queue is named): a second pin and charge, and an
+    // instance stock kernels keep until the ring is closed. A kernel without
+    // zcrx, or without ZCRX_REG_NODEV (6.18), refuses it: receive then goes
+    // through provided buffers, as receive_path() reports.
+    void register_compat_zcrx() noexcept
+    {
+        const std::uint64_t area_len = opts_.net.area_len ? opts_.net.area_len : opts_.data_size;
+        const std::size_t rq_len =
+            (4096 + std::size_t{opts_.net.refill_entries} * sizeof(io_uring_zcrx_rqe) + page_size() - 1) &
+            ~(page_size() - 1);
+        io_uring_region_desc rd{};
+        rd.size = rq_len;
+        io_uring_zcrx_area_reg area{};
+        area.addr = reinterpret_cast<std::uintptr_t>(map_);
+        area.len = area_len;
+        io_uring_zcrx_ifq_reg reg{};
+        reg.if_idx = opts_.net.ifindex;
+        reg.if_rxq = opts_.net.rxq;
+        reg.rq_entries = opts_.net.refill_entries;
+        reg.flags = opts_.net.ifindex ? 0u : static_cast<std::uint32_t>(ZCRX_REG_NODEV);
+        reg.area_ptr = reinterpret_cast<std::uintptr_t>(&area);
+        reg.region_ptr = reinterpret_cast<std::uintptr_t>(&rd);
+        if (area_len > opts_.data_size || io_uring_register(ring_->ring_fd, IORING_REGISTER_ZCRX_IFQ, &reg, 1) < 0)
+            return;
+        ++registrations_;
+        void* rq = mmap(nullptr, rq_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ring_->ring_fd,
+                        static_cast<off_t>(rd.mmap_offset));
+        if (rq == MAP_FAILED)
+            return;  // registered but unusable: provided buffers it is
+        auto* base = static_cast<std::byte*>(rq);
+        net_.tail = reinterpret_cast<std::uint32_t*>(base + reg.offsets.tail);
+        net_.rqes = reinterpret_cast<io_uring_zcrx_rqe*>(base + reg.offsets.rqes);
+        net_.mask = reg.rq_entries - 1;
+        net_.area_token = area.rq_area_token;
+        net_.zcrx_id = reg.zcrx_id;
+        net_.compat_map = rq;
+        net_.compat_map_len = rq_len;
     }
 
     // A kernel without IORING_REGISTER_MEM_REGION rejects the opcode with
@@ -320,6 +444,9 @@ private:
             munmap(map_, map_len_);
             map_ = nullptr;
         }
+        if (net_.compat_map)
+            munmap(net_.compat_map, net_.compat_map_len);
+        net_ = {};
         if (owns_table_)
             io_uring_unregister_buffers(ring_);
         ring_ = nullptr;
@@ -406,7 +533,11 @@ private:
     std::size_t map_len_ = 0;
     uapi::region_offsets layout_{};
     unsigned registrations_ = 0;  // pins and charges of the memory made here
+    detail::NetRing net_{};       // set when receive is zero-copy
     bool owns_table_ = false;
+
+    template <SqeSize, CqeSize>
+    friend class Receiver;
 };
 
 // A storage transfer of a region span, whichever backend the region runs on.
@@ -436,6 +567,28 @@ private:
     FixedSpan span_;
     std::uint64_t dev_off_;
     bool write_;
+    Backend backend_;
+};
+
+// A zero-copy send of a region span, whichever backend the region runs on.
+template <FileRef F>
+class RegionSend {
+public:
+    using sqe_size = Sqe64;
+    using cqe_size = Cqe16;
+    RegionSend(F socket, FixedSpan span, Backend backend) noexcept : sock_(socket), span_(span), backend_(backend) {}
+
+    void prep(io_uring_sqe* sqe) const noexcept
+    {
+        if (backend_ == Backend::native)
+            UnifiedOp<F>(sock_, uapi::op_net | uapi::op_write, span_.addr, span_.len).prep(sqe);
+        else
+            SendZcFixed<F>(sock_, span_).prep(sqe);
+    }
+
+private:
+    F sock_;
+    FixedSpan span_;
     Backend backend_;
 };
 

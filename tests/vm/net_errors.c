@@ -4,6 +4,7 @@
  * nothing behind; refill entries that name no buffer, or a buffer userspace
  * does not hold, are skipped and counted, never trusted.
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <net/if.h>
 #include <sys/syscall.h>
@@ -38,6 +39,13 @@ static void if_none(struct ctx *c)	{ c->r.reg.flags &= ~IORING_UNIFIED_REG_NET_N
 static void if_lo(struct ctx *c)	{ c->r.reg.flags &= ~IORING_UNIFIED_REG_NET_NODEV; c->r.reg.net_ifindex = if_nametoindex("lo"); }
 static void if_lo_rxq(struct ctx *c)	{ if_lo(c); c->r.reg.net_rxq = 7; }
 
+static unsigned nsim_ifindex;
+static void if_nsim(struct ctx *c)
+{
+	c->r.reg.flags &= ~IORING_UNIFIED_REG_NET_NODEV;
+	c->r.reg.net_ifindex = nsim_ifindex;
+}
+
 static const struct error_case cases[] = {
 	{ "NET_NODEV and net_ifindex", nodev_and_if, -EINVAL },
 	{ "net_rxq without net_ifindex", rxq_no_if, -EINVAL },
@@ -52,7 +60,41 @@ static const struct error_case cases[] = {
 	{ "no such device", if_none, -ENODEV },
 	{ "loopback: no memory-provider support", if_lo, -EOPNOTSUPP },
 	{ "rx queue out of range", if_lo_rxq, -ERANGE },
+	{ "netdevsim: no DMA device for its queues", if_nsim, -EOPNOTSUPP },
 };
+
+/* a netdevsim device with one port; returns the port's ifindex */
+static unsigned nsim_create(void)
+{
+	const char *dir = "/sys/bus/netdevsim/devices/netdevsim1/net";
+	int fd = open("/sys/bus/netdevsim/new_device", O_WRONLY);
+	struct dirent *e;
+	unsigned idx = 0;
+	DIR *d;
+
+	if (fd < 0 || write(fd, "1 1", 3) != 3)
+		t_fail("creating a netdevsim device: %s", strerror(errno));
+	close(fd);
+	d = opendir(dir);
+	if (!d)
+		t_fail("%s: %s", dir, strerror(errno));
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			idx = if_nametoindex(e->d_name);
+	closedir(d);
+	if (!idx)
+		t_fail("no netdevsim port");
+	return idx;
+}
+
+static void nsim_delete(void)
+{
+	int fd = open("/sys/bus/netdevsim/del_device", O_WRONLY);
+
+	if (fd < 0 || write(fd, "1", 1) != 1)
+		t_fail("deleting the netdevsim device: %s", strerror(errno));
+	close(fd);
+}
 
 static void set_net_admin(int on)
 {
@@ -325,8 +367,10 @@ int main(void)
 {
 	unsigned i;
 
+	nsim_ifindex = nsim_create();
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		run_case(&cases[i]);
+	nsim_delete();
 	printf("registration: %u invalid network bindings refused with their errno, nothing left behind\n",
 	       (unsigned)(sizeof(cases) / sizeof(cases[0])));
 	valid_then_gone();

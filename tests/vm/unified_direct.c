@@ -151,7 +151,7 @@ static void boundaries(void)
 	expect("no stage", op(blk, 0, 0, 4096, 0, 0, NULL), -EINVAL);
 	expect("WRITE alone", op(blk, IORING_UNIFIED_OP_WRITE, 0, 4096, 0, 0, NULL), -EINVAL);
 	expect("unknown stage", op(blk, NVME_R | (1u << 20), 0, 4096, 0, 0, NULL), -EINVAL);
-	expect("NET stage (not implemented)", op(blk, IORING_UNIFIED_OP_NET, 0, 4096, 0, 0, NULL), -EOPNOTSUPP);
+	expect("NET and NVME in one op", op(blk, NVME_R | IORING_UNIFIED_OP_NET, 0, 4096, 0, 0, NULL), -EINVAL);
 	expect("BPF stage (not implemented)", op(blk, NVME_R | IORING_UNIFIED_OP_BPF, 0, 4096, 0, 0, NULL), -EOPNOTSUPP);
 	device_read(1u << 20, after, 1u << 16);
 	if (memcmp(before, after, 1u << 16))
