@@ -36,6 +36,14 @@ int main(void)
 		t_fail("desc_size %u != %zu", q.desc_size, sizeof(struct io_unified_desc));
 	if (!q.max_ring_entries || (q.max_ring_entries & (q.max_ring_entries - 1)))
 		t_fail("max_ring_entries %u is not a power of two", q.max_ring_entries);
+	/* what this series implements so far */
+	if ((q.op_flags & (IORING_UNIFIED_OP_NVME | IORING_UNIFIED_OP_NET | IORING_UNIFIED_OP_WRITE |
+			   IORING_UNIFIED_OP_BATCH)) !=
+	    (IORING_UNIFIED_OP_NVME | IORING_UNIFIED_OP_NET | IORING_UNIFIED_OP_WRITE |
+	     IORING_UNIFIED_OP_BATCH) ||
+	    !(q.register_flags & IORING_UNIFIED_REG_NET_NODEV))
+		t_fail("stages %#llx, registration flags %#llx", (unsigned long long)q.op_flags,
+		       (unsigned long long)q.register_flags);
 	if (q.__resv1 || q.__resv2[0] || q.__resv2[1])
 		t_fail("reserved query fields not zeroed");
 

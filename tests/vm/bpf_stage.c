@@ -1,0 +1,358 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The BPF stage of IORING_OP_UNIFIED, with the programs of bpf/ loaded by
+ * libbpf and attached as the ring's io_uring_bpf_ops:
+ *  - NVME|BPF: CRC32C over 1 MiB read from the NVMe disk equals userspace's
+ *    over the same bytes; BPF alone over spans of odd lengths and at the last
+ *    byte of the region;
+ *  - BPF|NVME|WRITE: an in-place XOR, then the write; the device holds the
+ *    transformed bytes (read back by pread); a vetoing program leaves the
+ *    device unchanged;
+ *  - the verifier refuses a program that reads past its window, and says why;
+ *  - no program attached: -ENOENT; detach with 1,000 ops in flight (100
+ *    rounds of 10, x UIO_SOAK); ring exit with a program attached.
+ */
+#include <fcntl.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "uio_test.h"
+
+#define SIZE (2u << 20)
+#define NVME "/dev/nvme0n1"
+
+static unsigned soak = 1;
+static uint32_t crc_table[256];
+static char verifier_log[65536];
+static size_t log_len;
+
+static void crc_init(void)
+{
+	for (uint32_t i = 0; i < 256; i++) {
+		uint32_t c = i;
+
+		for (int k = 0; k < 8; k++)
+			c = c & 1 ? (c >> 1) ^ 0x82f63b78u : c >> 1;
+		crc_table[i] = c;
+	}
+}
+
+/* what the checksum program reports: CRC32C, low 31 bits */
+static uint32_t crc31(const uint8_t *p, size_t len)
+{
+	uint32_t crc = ~0u;
+
+	for (size_t i = 0; i < len; i++)
+		crc = crc_table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
+	return ~crc & 0x7fffffffu;
+}
+
+static int log_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	(void)level;
+	if (log_len < sizeof(verifier_log))
+		log_len += (size_t)vsnprintf(verifier_log + log_len, sizeof(verifier_log) - log_len,
+					     fmt, ap);
+	return 0;
+}
+
+struct loaded {
+	struct bpf_object *obj;
+	struct bpf_link *link;
+};
+
+/*
+ * Opens bpf/@name.bpf.o, points its struct_ops map at @ring, lets @setup fill
+ * its read-only data, loads and attaches it. Returns 0 or -errno.
+ */
+static int load_ops(const char *name, struct io_uring *ring, void (*setup)(void *rodata, size_t size),
+		    struct loaded *out)
+{
+	char path[128];
+	struct bpf_map *map, *ops = NULL;
+	int ret;
+
+	snprintf(path, sizeof(path), "/tests/%s.bpf.o", name);
+	out->obj = bpf_object__open_file(path, NULL);
+	if (!out->obj)
+		return -errno;
+	bpf_object__for_each_map(map, out->obj) {
+		if (bpf_map__type(map) == BPF_MAP_TYPE_STRUCT_OPS) {
+			ops = map;
+		} else if (setup && strstr(bpf_map__name(map), ".rodata")) {
+			size_t size;
+			void *data = bpf_map__initial_value(map, &size);
+
+			setup(data, size);
+		}
+	}
+	if (!ops)
+		t_fail("%s: no struct_ops map", name);
+	{
+		size_t size;
+		char *data = bpf_map__initial_value(ops, &size);
+		/* struct io_uring_bpf_ops: two function pointers, then ring_fd */
+		uint32_t fd = (uint32_t)ring->ring_fd;
+
+		memcpy(data + 2 * sizeof(void *), &fd, sizeof(fd));
+	}
+	log_len = 0;
+	ret = bpf_object__load(out->obj);
+	if (ret) {
+		bpf_object__close(out->obj);
+		return ret;
+	}
+	out->link = bpf_map__attach_struct_ops(ops);
+	if (!out->link) {
+		ret = -errno;
+		bpf_object__close(out->obj);
+		return ret;
+	}
+	return 0;
+}
+
+static void unload_ops(struct loaded *l)
+{
+	bpf_link__destroy(l->link);
+	bpf_object__close(l->obj);
+}
+
+static void setup_crc(void *rodata, size_t size)
+{
+	if (size < sizeof(crc_table))
+		t_fail("checksum program's rodata is %zu bytes", size);
+	memcpy(rodata, crc_table, sizeof(crc_table));
+}
+
+static uint8_t *region;
+
+static void ring_setup(struct io_uring *ring)
+{
+	struct io_uring_params p = {
+		.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_CQE32,
+	};
+	struct io_uring_unified_region_reg reg;
+	struct io_uring_region_desc rd;
+	int ret = io_uring_queue_init_params(64, ring, &p);
+
+	if (ret)
+		t_fail("ring: %d", ret);
+	if (io_uring_register_buffers_sparse(ring, 1))
+		t_fail("buffer table");
+	t_region_defaults(&reg, &rd, SIZE, 0);
+	ret = t_region_register(ring, &reg);
+	if (ret)
+		t_fail("region: %d", ret);
+	region = t_region_map(ring, &reg, &rd);
+}
+
+/* one op on @ring; returns res, the CQE's big fields in @big */
+static int run(struct io_uring *ring, int fd, uint32_t stages, uint64_t off, uint32_t len,
+	       uint64_t dev_off, uint64_t big[2])
+{
+	struct io_uring_sqe *sqe = t_get_sqe(ring);
+	struct io_uring_cqe *cqe;
+	int ret;
+
+	t_prep_unified(sqe, fd, stages, off, len, dev_off);
+	sqe->user_data = 42;
+	if (io_uring_submit_and_wait(ring, 1) != 1 || io_uring_wait_cqe(ring, &cqe))
+		t_fail("submit");
+	ret = cqe->res;
+	if (big) {
+		big[0] = cqe->big_cqe[0];
+		big[1] = cqe->big_cqe[1];
+	}
+	io_uring_cqe_seen(ring, cqe);
+	return ret;
+}
+
+static void test_checksum(struct io_uring *ring, int nvme)
+{
+	static const struct { uint64_t off; uint32_t len; } spans[] = {
+		{ 0, 1 }, { 4095, 2 }, { 12345, 777 }, { 64, 64 }, { SIZE - 1, 1 }, { SIZE - 4096, 4096 },
+	};
+	static uint8_t buf[1u << 20] __attribute__((aligned(4096)));
+	struct loaded ops;
+	uint64_t big[2];
+	int ret;
+
+	ret = load_ops("checksum", ring, setup_crc, &ops);
+	if (ret)
+		t_fail("load checksum: %d\n%s", ret, verifier_log);
+
+	/* the disk gets a pattern by O_DIRECT write, the op reads it and sums it */
+	t_fill(buf, sizeof(buf), 3, 0);
+	if (pwrite(nvme, buf, sizeof(buf), 8u << 20) != sizeof(buf))
+		t_fail("pwrite");
+	memset(region, 0, sizeof(buf));
+	ret = run(ring, nvme, IORING_UNIFIED_OP_NVME | IORING_UNIFIED_OP_BPF, 0, sizeof(buf), 8u << 20, big);
+	if (ret != sizeof(buf))
+		t_fail("NVME|BPF: %d", ret);
+	if (big[0] != 0 || (uint32_t)big[1] != (IORING_UNIFIED_OP_NVME | IORING_UNIFIED_OP_BPF))
+		t_fail("CQE32: offset %llu stages %#llx", (unsigned long long)big[0],
+		       (unsigned long long)(uint32_t)big[1]);
+	if ((big[1] >> 32) != crc31(buf, sizeof(buf)) || (big[1] >> 32) != crc31(region, sizeof(buf)))
+		t_fail("NVME|BPF: BPF says %#llx, userspace %#x",
+		       (unsigned long long)(big[1] >> 32), crc31(buf, sizeof(buf)));
+	printf("NVME|BPF: 1 MiB read from the disk, CRC32C in the kernel %#llx = userspace %#x\n",
+	       (unsigned long long)(big[1] >> 32), crc31(buf, sizeof(buf)));
+
+	/* BPF alone, odd lengths, the last byte of the region */
+	t_fill(region, SIZE, 5, 0);
+	for (size_t i = 0; i < sizeof(spans) / sizeof(spans[0]); i++) {
+		ret = run(ring, -1, IORING_UNIFIED_OP_BPF, spans[i].off, spans[i].len, 0, big);
+		if (ret != (int)spans[i].len || (big[1] >> 32) != crc31(region + spans[i].off, spans[i].len))
+			t_fail("BPF over %llu+%u: res %d, %#llx != %#x", (unsigned long long)spans[i].off,
+			       spans[i].len, ret, (unsigned long long)(big[1] >> 32),
+			       crc31(region + spans[i].off, spans[i].len));
+	}
+	printf("BPF alone: %zu spans of odd lengths and at the region's last byte, checksums equal\n",
+	       sizeof(spans) / sizeof(spans[0]));
+
+	/* inputs the stage refuses */
+	if ((ret = run(ring, 3, IORING_UNIFIED_OP_BPF, 0, 64, 0, NULL)) != -EINVAL)
+		t_fail("BPF alone with a file: %d", ret);
+	if ((ret = run(ring, -1, IORING_UNIFIED_OP_BPF, SIZE - 1, 2, 0, NULL)) != -EFAULT)
+		t_fail("BPF past the region: %d", ret);
+	if ((ret = run(ring, -1, IORING_UNIFIED_OP_BPF | IORING_UNIFIED_OP_NET, 0, 64, 0, NULL)) != -EOPNOTSUPP)
+		t_fail("NET|BPF: %d", ret);
+	unload_ops(&ops);
+	if ((ret = run(ring, -1, IORING_UNIFIED_OP_BPF, 0, 64, 0, NULL)) != -ENOENT)
+		t_fail("BPF with no program attached: %d", ret);
+}
+
+static void setup_magic(void *rodata, size_t size)
+{
+	(void)rodata;
+	(void)size;	/* the default magic, "UIOBLOCK" */
+}
+
+static void test_write(struct io_uring *ring, int nvme)
+{
+	static uint8_t back[65536] __attribute__((aligned(4096)));
+	const uint64_t dev_off = 16u << 20;
+	struct loaded ops;
+	int ret;
+
+	/* XOR in place, then write: the disk holds the transformed bytes */
+	if ((ret = load_ops("xor", ring, NULL, &ops)))
+		t_fail("load xor: %d\n%s", ret, verifier_log);
+	t_fill(region, sizeof(back), 7, 0);
+	ret = run(ring, nvme, IORING_UNIFIED_OP_BPF | IORING_UNIFIED_OP_NVME | IORING_UNIFIED_OP_WRITE, 0,
+		  sizeof(back), dev_off, NULL);
+	if (ret != sizeof(back))
+		t_fail("BPF|NVME|WRITE: %d", ret);
+	if (pread(nvme, back, sizeof(back), dev_off) != sizeof(back))
+		t_fail("pread");
+	for (size_t i = 0; i < sizeof(back); i++)
+		if (back[i] != (uint8_t)(t_pattern(7, i) ^ 0x5a))
+			t_fail("byte %zu on the disk is not the transformed one", i);
+	unload_ops(&ops);
+	printf("BPF|NVME|WRITE: 64 KiB transformed in place, then written; the disk holds the XORed bytes\n");
+
+	/* a veto: nothing is written */
+	if ((ret = load_ops("validate", ring, setup_magic, &ops)))
+		t_fail("load validate: %d\n%s", ret, verifier_log);
+	t_fill(region, sizeof(back), 9, 0);	/* no magic at the block starts */
+	ret = run(ring, nvme, IORING_UNIFIED_OP_BPF | IORING_UNIFIED_OP_NVME | IORING_UNIFIED_OP_WRITE, 0,
+		  sizeof(back), dev_off, NULL);
+	if (ret != -EBADMSG)
+		t_fail("a vetoed write: %d, want -EBADMSG", ret);
+	if (pread(nvme, back, sizeof(back), dev_off) != sizeof(back))
+		t_fail("pread");
+	for (size_t i = 0; i < sizeof(back); i++)
+		if (back[i] != (uint8_t)(t_pattern(7, i) ^ 0x5a))
+			t_fail("a vetoed write changed byte %zu of the disk", i);
+	/* with the magic in every block it goes through */
+	for (size_t b = 0; b < sizeof(back); b += 4096)
+		memcpy(region + b, "UIOBLOCK", 8);
+	ret = run(ring, nvme, IORING_UNIFIED_OP_BPF | IORING_UNIFIED_OP_NVME | IORING_UNIFIED_OP_WRITE, 0,
+		  sizeof(back), dev_off, NULL);
+	if (ret != sizeof(back))
+		t_fail("a valid write: %d", ret);
+	unload_ops(&ops);
+	printf("veto: blocks without their magic refused with -EBADMSG, the disk unchanged; valid ones written\n");
+}
+
+static void test_verifier(struct io_uring *ring)
+{
+	struct loaded ops;
+	int ret = load_ops("overread", ring, NULL, &ops);
+
+	if (!ret)
+		t_fail("a program reading past its window loaded");
+	if (!strstr(verifier_log, "invalid access to memory"))
+		t_fail("the verifier's message did not reach the loader:\n%s", verifier_log);
+	printf("verifier: a read one byte past the window refused (%d): \"invalid access to memory\"\n", ret);
+}
+
+/*
+ * Attach, then detach while storage ops with a BPF stage run in io-wq; ring
+ * exit with a program attached.
+ */
+static void test_lifetime(int nvme)
+{
+	const unsigned rounds = 100 * soak;
+	unsigned enoent = 0, done = 0;
+
+	for (unsigned i = 0; i < rounds; i++) {
+		struct io_uring ring;
+		struct loaded ops;
+
+		ring_setup(&ring);
+		if (load_ops("checksum", &ring, setup_crc, &ops))
+			t_fail("load");
+		for (int k = 0; k < 10; k++) {
+			struct io_uring_sqe *sqe = t_get_sqe(&ring);
+
+			t_prep_unified(sqe, nvme, IORING_UNIFIED_OP_NVME | IORING_UNIFIED_OP_BPF,
+				       (uint64_t)k * 4096, 4096, (uint64_t)k * 4096);
+		}
+		io_uring_submit(&ring);
+		if (i % 2)
+			unload_ops(&ops);	/* detach with ops queued */
+		for (int k = 0; k < 10; k++) {
+			struct io_uring_cqe *cqe;
+
+			if (io_uring_wait_cqe(&ring, &cqe))
+				t_fail("wait");
+			if (cqe->res == -ENOENT)
+				enoent++;
+			else if (cqe->res == 4096)
+				done++;
+			else
+				t_fail("op in flight across a detach: %d", cqe->res);
+			io_uring_cqe_seen(&ring, cqe);
+		}
+		munmap(region, SIZE);
+		io_uring_queue_exit(&ring);	/* with the program still attached half the time */
+		if (!(i % 2))
+			unload_ops(&ops);
+	}
+	printf("lifetime: %u rounds; %u ops completed, %u found no program after a detach; "
+	       "ring exit with a program attached %u times\n", rounds, done, enoent, rounds / 2);
+}
+
+int main(void)
+{
+	const char *s = getenv("UIO_SOAK");
+	struct io_uring ring;
+	int nvme;
+
+	if (s && atoi(s) > 0)
+		soak = (unsigned)atoi(s);
+	crc_init();
+	libbpf_set_print(log_print);
+	nvme = open(NVME, O_RDWR | O_DIRECT);
+	if (nvme < 0)
+		t_fail(NVME ": %s", strerror(errno));
+	ring_setup(&ring);
+	test_checksum(&ring, nvme);
+	test_write(&ring, nvme);
+	test_verifier(&ring);
+	munmap(region, SIZE);
+	io_uring_queue_exit(&ring);
+	test_lifetime(nvme);
+	close(nvme);
+	return T_EXIT_PASS;
+}
