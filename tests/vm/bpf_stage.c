@@ -8,6 +8,8 @@
  *  - BPF|NVME|WRITE: an in-place XOR, then the write; the device holds the
  *    transformed bytes (read back by pread); a vetoing program leaves the
  *    device unchanged;
+ *  - NET|BPF: per-fragment CRC32C over a loopback stream into a device-less
+ *    binding equals userspace's over the fragment; a veto ends the receive;
  *  - the verifier refuses a program that reads past its window, and says why;
  *  - no program attached: -ENOENT; detach with 1,000 ops in flight (100
  *    rounds of 10, x UIO_SOAK); ring exit with a program attached.
@@ -15,7 +17,7 @@
 #include <fcntl.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include "uio_test.h"
+#include "net_test.h"
 
 #define SIZE (2u << 20)
 #define NVME "/dev/nvme0n1"
@@ -214,8 +216,11 @@ static void test_checksum(struct io_uring *ring, int nvme)
 		t_fail("BPF alone with a file: %d", ret);
 	if ((ret = run(ring, -1, IORING_UNIFIED_OP_BPF, SIZE - 1, 2, 0, NULL)) != -EFAULT)
 		t_fail("BPF past the region: %d", ret);
-	if ((ret = run(ring, -1, IORING_UNIFIED_OP_BPF | IORING_UNIFIED_OP_NET, 0, 64, 0, NULL)) != -EOPNOTSUPP)
-		t_fail("NET|BPF: %d", ret);
+	if ((ret = run(ring, -1, IORING_UNIFIED_OP_BPF | IORING_UNIFIED_OP_NET, 0, 0, 0, NULL)) != -ENOLINK)
+		t_fail("NET|BPF without a network binding: %d", ret);
+	if ((ret = run(ring, -1, IORING_UNIFIED_OP_BPF | IORING_UNIFIED_OP_NET | IORING_UNIFIED_OP_WRITE,
+		       0, 64, 0, NULL)) != -EOPNOTSUPP)
+		t_fail("BPF|NET|WRITE: %d", ret);
 	unload_ops(&ops);
 	if ((ret = run(ring, -1, IORING_UNIFIED_OP_BPF, 0, 64, 0, NULL)) != -ENOENT)
 		t_fail("BPF with no program attached: %d", ret);
@@ -272,6 +277,102 @@ static void test_write(struct io_uring *ring, int nvme)
 		t_fail("a valid write: %d", ret);
 	unload_ops(&ops);
 	printf("veto: blocks without their magic refused with -EBADMSG, the disk unchanged; valid ones written\n");
+}
+
+/* one receive of NET|BPF until it ends; returns the final res */
+static int net_bpf_receive(struct io_uring *ring, struct t_net_region *r, int fd, uint64_t seed,
+			   uint64_t *got, unsigned *fragments, int *vetoed_result)
+{
+	const uint32_t stages = IORING_UNIFIED_OP_NET | IORING_UNIFIED_OP_BPF;
+	struct io_uring_sqe *sqe = t_get_sqe(ring);
+
+	t_prep_unified(sqe, fd, stages, 0, 0, 0);
+	sqe->user_data = 1;
+	for (;;) {
+		struct io_uring_cqe *cqe;
+
+		if (io_uring_submit_and_wait(ring, 1) < 0 || io_uring_peek_cqe(ring, &cqe))
+			t_fail("wait");
+		if (!(cqe->flags & IORING_CQE_F_MORE)) {
+			int res = cqe->res;
+
+			io_uring_cqe_seen(ring, cqe);
+			return res;
+		}
+		uint64_t off = cqe->big_cqe[0];
+		uint32_t len = (uint32_t)cqe->res;
+		int32_t result = (int32_t)(cqe->big_cqe[1] >> 32);
+
+		if ((uint32_t)cqe->big_cqe[1] != stages)
+			t_fail("fragment CQE stages %#x", (uint32_t)cqe->big_cqe[1]);
+		if (t_verify(r->map + off, len, seed, *got) >= 0)
+			t_fail("fragment at %llu: wrong bytes", (unsigned long long)off);
+		if (result < 0)
+			*vetoed_result = result;
+		else if ((uint32_t)result != crc31(r->map + off, len))
+			t_fail("fragment %u: BPF %#x, userspace %#x", *fragments, result,
+			       crc31(r->map + off, len));
+		*got += len;
+		++*fragments;
+		t_refill(r, off, len);
+		io_uring_cqe_seen(ring, cqe);
+	}
+}
+
+static void test_net(void)
+{
+	const uint64_t total = 4u << 20;
+	struct t_net_region r;
+	struct io_uring ring;
+	struct t_sender tx;
+	struct loaded ops;
+	uint64_t got = 0;
+	unsigned fragments = 0, rearms = 0;
+	int wfd, rfd, res, vetoed = 0;
+
+	if (t_net_ring_init(&ring, 64, 0) || io_uring_register_buffers_sparse(&ring, 1))
+		t_fail("ring");
+	t_net_region_defaults(&r, SIZE, 1u << 20, 256);
+	if (t_net_region_register(&ring, &r))
+		t_fail("region with a device-less binding");
+	if ((res = load_ops("checksum", &ring, setup_crc, &ops)))
+		t_fail("load checksum: %d\n%s", res, verifier_log);
+
+	t_tcp_pair(&wfd, &rfd);
+	t_sender_start(&tx, wfd, 23, total);
+	while ((res = net_bpf_receive(&ring, &r, rfd, 23, &got, &fragments, &vetoed)) != 0) {
+		if (res != -ENOSPC && res != -ENOMEM)
+			t_fail("NET|BPF receive ended with %d", res);
+		rearms++;
+	}
+	t_sender_join(&tx);
+	if (got != total || vetoed)
+		t_fail("NET|BPF: %llu of %llu bytes, veto %d", (unsigned long long)got,
+		       (unsigned long long)total, vetoed);
+	unload_ops(&ops);
+	printf("NET|BPF: %u fragments of a 4 MiB stream, each one's CRC32C in its CQE equal to "
+	       "userspace's (%u re-arms)\n", fragments, rearms);
+	close(rfd);
+
+	/* the validating filter vetoes the first fragment: the receive ends there */
+	if ((res = load_ops("validate", &ring, setup_magic, &ops)))
+		t_fail("load validate: %d\n%s", res, verifier_log);
+	t_tcp_pair(&wfd, &rfd);
+	t_sender_start(&tx, wfd, 29, 256 * 1024);
+	got = 0;
+	fragments = 0;
+	res = net_bpf_receive(&ring, &r, rfd, 29, &got, &fragments, &vetoed);
+	/* the first fragment has no magic: it is the only one posted */
+	if (res != -EBADMSG || vetoed != -EBADMSG || fragments != 1)
+		t_fail("a vetoed receive: res %d, fragment result %d, %u fragments", res, vetoed,
+		       fragments);
+	unload_ops(&ops);
+	close(rfd);
+	t_sender_join(&tx);
+	printf("NET|BPF veto: the receive ended with -EBADMSG right after the vetoed fragment, "
+	       "whose CQE carries the errno\n");
+	t_net_region_unmap(&r);
+	io_uring_queue_exit(&ring);
 }
 
 static void test_verifier(struct io_uring *ring)
@@ -350,6 +451,7 @@ int main(void)
 	test_checksum(&ring, nvme);
 	test_write(&ring, nvme);
 	test_verifier(&ring);
+	test_net();
 	munmap(region, SIZE);
 	io_uring_queue_exit(&ring);
 	test_lifetime(nvme);
