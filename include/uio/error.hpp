@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <string>
+#include <concepts>
 #include <system_error>
 #include <type_traits>
 #include <utility>
@@ -60,13 +61,16 @@ public:
     return {err < 0 ? -err : err, std::system_category()};
 }
 
-// A value or an error_code, in the spirit of std::expected (C++23).
-template <class T>
+// A value or an error (an error_code unless said otherwise), in the spirit
+// of std::expected (C++23).
+template <class T, class E = std::error_code>
 class [[nodiscard]] Result {
 public:
     Result(T value) noexcept(std::is_nothrow_move_constructible_v<T>) : v_(std::move(value)) {}
-    Result(std::error_code ec) noexcept : v_(ec) {}
-    Result(errc e) noexcept : v_(make_error_code(e)) {}
+    Result(E err) noexcept(std::is_nothrow_move_constructible_v<E>) : v_(std::move(err)) {}
+    Result(errc e) noexcept
+        requires std::same_as<E, std::error_code>
+        : v_(make_error_code(e)) {}
 
     [[nodiscard]] bool has_value() const noexcept { return v_.index() == 0; }
     explicit operator bool() const noexcept { return has_value(); }
@@ -80,14 +84,15 @@ public:
     T* operator->() noexcept { return &value(); }
     const T* operator->() const noexcept { return &value(); }
 
-    [[nodiscard]] std::error_code error() const noexcept
+    // the error; a default E when there is a value
+    [[nodiscard]] E error() const noexcept(std::is_nothrow_copy_constructible_v<E>)
     {
-        const auto* ec = std::get_if<1>(&v_);
-        return ec ? *ec : std::error_code{};
+        const auto* e = std::get_if<1>(&v_);
+        return e ? *e : E{};
     }
 
 private:
-    std::variant<T, std::error_code> v_;
+    std::variant<T, E> v_;
 };
 
 // Result<void>: success or an error_code.

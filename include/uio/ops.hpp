@@ -362,6 +362,9 @@ public:
         : file_(file), stages_(stages), addr_(region_offset), len_(len) {}
     // byte offset on the device, for the storage stage
     UnifiedOp& device_offset(std::uint64_t off) noexcept { dev_off_ = off; return *this; }
+    // adds the BPF stage: the ring's program (uio::BpfOps) runs after inbound
+    // data lands, or before outbound data leaves
+    UnifiedOp& bpf() noexcept { stages_ |= uapi::op_bpf; return *this; }
     void prep(io_uring_sqe* sqe) const noexcept
     {
         io_uring_prep_rw(opcode, sqe, file_.raw(), nullptr, len_, stages_);
@@ -376,6 +379,27 @@ private:
     std::uint64_t addr_;
     std::uint32_t len_;
     std::uint64_t dev_off_ = 0;
+};
+
+// IORING_OP_UNIFIED with the BPF stage alone: the ring's program computes
+// over [region_offset, region_offset + len) of the data area, which is
+// already there. The completion's res() is len; Completion<Cqe32>::
+// bpf_result() what the program returned.
+class UnifiedCompute {
+public:
+    static constexpr std::uint8_t opcode = uapi::op_unified;
+    using sqe_size = Sqe64;
+    using cqe_size = Cqe16;
+    UnifiedCompute(std::uint64_t region_offset, std::uint32_t len) noexcept : addr_(region_offset), len_(len) {}
+    void prep(io_uring_sqe* sqe) const noexcept
+    {
+        io_uring_prep_rw(opcode, sqe, -1, nullptr, len_, uapi::op_bpf);
+        sqe->addr = addr_;
+    }
+
+private:
+    std::uint64_t addr_;
+    std::uint32_t len_;
 };
 
 // IORING_OP_UNIFIED, batch: consume up to @max_descs descriptors of the

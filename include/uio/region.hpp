@@ -240,6 +240,35 @@ public:
         return io<F>(file, offset, len, device_offset, true);
     }
 
+    // The same with the BPF stage: the ring's program (uio::BpfOps) computes
+    // over the bytes read, or before the write (and may transform them or
+    // veto it). Natively only: the compat backend has no BPF stage.
+    template <FileRef F>
+    [[nodiscard]] Result<RegionIo<F>> read_then_compute(F file, std::uint64_t offset, std::uint32_t len,
+                                                        std::uint64_t device_offset) const noexcept
+    {
+        if (backend_ != Backend::native)
+            return errc::unsupported_by_kernel;
+        return io<F>(file, offset, len, device_offset, false, true);
+    }
+    template <FileRef F>
+    [[nodiscard]] Result<RegionIo<F>> compute_then_write(F file, std::uint64_t offset, std::uint32_t len,
+                                                         std::uint64_t device_offset) const noexcept
+    {
+        if (backend_ != Backend::native)
+            return errc::unsupported_by_kernel;
+        return io<F>(file, offset, len, device_offset, true, true);
+    }
+    // The BPF stage alone, over bytes already in the region.
+    [[nodiscard]] Result<UnifiedCompute> compute(std::uint64_t offset, std::uint32_t len) const noexcept
+    {
+        if (backend_ != Backend::native)
+            return errc::unsupported_by_kernel;
+        if (!in_bounds(offset, len))
+            return errc::out_of_bounds;
+        return UnifiedCompute(offset, len);
+    }
+
     // A zero-copy send of [offset, offset + len) to @socket - received bytes
     // go out again from where they landed: IORING_OP_UNIFIED's outbound NET
     // stage natively, SEND_ZC from the fixed buffer on the compat backend.
@@ -286,12 +315,12 @@ private:
 
     template <FileRef F>
     Result<RegionIo<F>> io(F file, std::uint64_t offset, std::uint32_t len, std::uint64_t dev_off,
-                           bool write) const noexcept
+                           bool write, bool bpf = false) const noexcept
     {
         auto span = fixed(offset, len);
         if (!span)
             return span.error();
-        return RegionIo<F>(file, *span, dev_off, write, backend_);
+        return RegionIo<F>(file, *span, dev_off, write, backend_, bpf);
     }
 
     // both backends need a slot in the ring's fixed-buffer table
@@ -546,15 +575,15 @@ class RegionIo {
 public:
     using sqe_size = Sqe64;
     using cqe_size = Cqe16;
-    RegionIo(F file, FixedSpan span, std::uint64_t device_offset, bool write, Backend backend) noexcept
-        : file_(file), span_(span), dev_off_(device_offset), write_(write), backend_(backend) {}
+    RegionIo(F file, FixedSpan span, std::uint64_t device_offset, bool write, Backend backend,
+             bool bpf = false) noexcept
+        : file_(file), span_(span), dev_off_(device_offset), write_(write), bpf_(bpf), backend_(backend) {}
 
     void prep(io_uring_sqe* sqe) const noexcept
     {
         if (backend_ == Backend::native) {
-            UnifiedOp<F>(file_, uapi::op_nvme | (write_ ? uapi::op_write : 0u), span_.addr, span_.len)
-                .device_offset(dev_off_)
-                .prep(sqe);
+            const std::uint32_t stages = uapi::op_nvme | (write_ ? uapi::op_write : 0u) | (bpf_ ? uapi::op_bpf : 0u);
+            UnifiedOp<F>(file_, stages, span_.addr, span_.len).device_offset(dev_off_).prep(sqe);
         } else if (write_) {
             WriteFixed<F>(file_, span_, dev_off_).prep(sqe);
         } else {
@@ -567,6 +596,7 @@ private:
     FixedSpan span_;
     std::uint64_t dev_off_;
     bool write_;
+    bool bpf_;
     Backend backend_;
 };
 

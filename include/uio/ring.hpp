@@ -91,6 +91,17 @@ public:
     {
         return cqe_->big_cqe[1];
     }
+    // IORING_OP_UNIFIED: the stages that ran, and what the BPF stage returned
+    [[nodiscard]] std::uint32_t stages() const noexcept
+        requires std::same_as<Cqe, Cqe32>
+    {
+        return static_cast<std::uint32_t>(cqe_->big_cqe[1]);
+    }
+    [[nodiscard]] std::int32_t bpf_result() const noexcept
+        requires std::same_as<Cqe, Cqe32>
+    {
+        return static_cast<std::int32_t>(cqe_->big_cqe[1] >> 32);
+    }
 
     [[nodiscard]] const io_uring_cqe* native() const noexcept { return cqe_; }
 

@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: MIT
+// uio::BpfOps: a BPF program for the BPF stage of IORING_OP_UNIFIED, attached
+// to a ring as its io_uring_bpf_ops for as long as the value lives.
+//
+// Programs are struct_ops objects built from bpf/*.bpf.c (see bpf/uio_bpf.h
+// and cmake/uioBpf.cmake). Link uio::bpf (uio::uio plus libbpf) to use this.
+#pragma once
+
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <span>
+#include <string>
+#include <utility>
+
+#include "error.hpp"
+#include "ring.hpp"
+
+namespace uio {
+
+// Why a program did not attach: an errno, and what the verifier said if it
+// refused the program.
+struct BpfError {
+    std::error_code code;
+    std::string verifier_log;
+};
+
+class BpfOps {
+public:
+    // Opens the object at @path, lets @configure write its read-only data
+    // (`const volatile` globals: a std::span<std::byte> of the .rodata
+    // section, empty if it has none), points its io_uring_bpf_ops at @ring,
+    // loads it and attaches it. One program per ring; the ring must be set
+    // up with defer_taskrun.
+    template <SqeSize Sqe, CqeSize Cqe, class Configure>
+    [[nodiscard]] static Result<BpfOps, BpfError> attach(Ring<Sqe, Cqe>& ring, const char* path,
+                                                         Configure&& configure)
+    {
+        BpfOps ops;
+        ops.log_ = std::make_unique<char[]>(log_size);
+        LIBBPF_OPTS(bpf_object_open_opts, opts, .kernel_log_buf = ops.log_.get(), .kernel_log_size = log_size,
+                    .kernel_log_level = 1);
+        ops.obj_ = bpf_object__open_file(path, &opts);
+        if (!ops.obj_)
+            return BpfError{errno_code(errno), {}};
+
+        bpf_map* struct_ops = nullptr;
+        bpf_map* map = nullptr;
+        bpf_object__for_each_map(map, ops.obj_)
+        {
+            if (bpf_map__type(map) == BPF_MAP_TYPE_STRUCT_OPS) {
+                struct_ops = map;
+            } else if (std::strstr(bpf_map__name(map), ".rodata")) {
+                std::size_t size = 0;
+                auto* data = static_cast<std::byte*>(bpf_map__initial_value(map, &size));
+                configure(std::span<std::byte>(data, data ? size : 0));
+            }
+        }
+        if (!struct_ops)
+            return BpfError{errno_code(EINVAL), {}};
+        if (auto err = set_ring_fd(ops.obj_, struct_ops, ring.native()->ring_fd); err)
+            return BpfError{err, {}};
+
+        if (int ret = bpf_object__load(ops.obj_); ret)
+            return BpfError{errno_code(ret), std::string(ops.log_.get())};
+        ops.link_ = bpf_map__attach_struct_ops(struct_ops);
+        if (!ops.link_)
+            return BpfError{errno_code(errno), {}};
+        ops.log_.reset();
+        return ops;
+    }
+
+    // As above, for programs with nothing to configure.
+    template <SqeSize Sqe, CqeSize Cqe>
+    [[nodiscard]] static Result<BpfOps, BpfError> attach(Ring<Sqe, Cqe>& ring, const char* path)
+    {
+        return attach(ring, path, [](std::span<std::byte>) {});
+    }
+
+    BpfOps(BpfOps&& o) noexcept
+        : obj_(std::exchange(o.obj_, nullptr)), link_(std::exchange(o.link_, nullptr)), log_(std::move(o.log_))
+    {
+    }
+    BpfOps& operator=(BpfOps&& o) noexcept
+    {
+        if (this != &o) {
+            release();
+            obj_ = std::exchange(o.obj_, nullptr);
+            link_ = std::exchange(o.link_, nullptr);
+            log_ = std::move(o.log_);
+        }
+        return *this;
+    }
+    BpfOps(const BpfOps&) = delete;
+    BpfOps& operator=(const BpfOps&) = delete;
+    // Detaches: an op running the program finishes; later ones fail with ENOENT.
+    ~BpfOps() { release(); }
+
+private:
+    static constexpr std::size_t log_size = 1 << 20;
+
+    BpfOps() = default;
+
+    // io_uring_bpf_ops::ring_fd, found by name in the map's BTF
+    static std::error_code set_ring_fd(bpf_object* obj, bpf_map* map, int ring_fd) noexcept
+    {
+        const btf* types = bpf_object__btf(obj);
+        const btf_type* t = types ? btf__type_by_id(types, bpf_map__btf_value_type_id(map)) : nullptr;
+        std::size_t size = 0;
+        auto* data = static_cast<std::byte*>(bpf_map__initial_value(map, &size));
+        if (!t || !data || !btf_is_struct(t))
+            return errno_code(EINVAL);
+        const btf_member* m = btf_members(t);
+        for (unsigned i = 0; i < btf_vlen(t); ++i, ++m) {
+            const char* name = btf__name_by_offset(types, m->name_off);
+            const std::size_t off = btf_member_bit_offset(t, i) / 8;
+            if (name && std::strcmp(name, "ring_fd") == 0 && off + sizeof(std::uint32_t) <= size) {
+                const auto fd = static_cast<std::uint32_t>(ring_fd);
+                std::memcpy(data + off, &fd, sizeof(fd));
+                return {};
+            }
+        }
+        return errno_code(EINVAL);
+    }
+
+    void release() noexcept
+    {
+        if (link_)
+            bpf_link__destroy(link_);
+        if (obj_)
+            bpf_object__close(obj_);
+        link_ = nullptr;
+        obj_ = nullptr;
+    }
+
+    bpf_object* obj_ = nullptr;
+    bpf_link* link_ = nullptr;
+    std::unique_ptr<char[]> log_;  // the verifier's words, until loaded
+};
+
+} // namespace uio
