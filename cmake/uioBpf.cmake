@@ -13,9 +13,10 @@ function(uio_add_bpf_object name)
   endforeach()
   add_custom_command(OUTPUT ${arg_OUTPUT}
     COMMAND ${UIO_CLANG} -O2 -g -Wall -Werror -target bpf -D__TARGET_ARCH_x86
-            -isystem ${vmlinux_dir} ${includes} -c ${arg_SOURCE} -o ${arg_OUTPUT}
+            -isystem ${vmlinux_dir} ${includes} -MD -MF ${arg_OUTPUT}.d
+            -c ${arg_SOURCE} -o ${arg_OUTPUT}
     DEPENDS ${arg_SOURCE} ${arg_VMLINUX_H}
-    IMPLICIT_DEPENDS C ${arg_SOURCE}
+    DEPFILE ${arg_OUTPUT}.d
     COMMENT "BPF program ${name}" VERBATIM)
   add_custom_target(${name} DEPENDS ${arg_OUTPUT})
 endfunction()
