@@ -17,6 +17,7 @@ status=0
 for demo in io_uring_unified_test; do
 	log "booting $(cat "$UIO_CACHE/src/linux/.uio-pristine") + kernel-patches/ and running $demo"
 	python3 "$UIO_ROOT/scripts/vm-run.py" --kernel "$UIO_KBUILD/arch/x86/boot/bzImage" \
-		--initrd "$build/tests/vm/initramfs.cpio.gz" --test "$demo" || status=1
+		--initrd "$build/tests/vm/initramfs.cpio.gz" --test "$demo" \
+		-- /dev/nvme0n1 /tests/checksum.bpf.o || status=1
 done
 exit $status
