@@ -10,6 +10,7 @@
  *    device unchanged;
  *  - NET|BPF: per-fragment CRC32C over a loopback stream into a device-less
  *    binding equals userspace's over the fragment; a veto ends the receive;
+ *  - a loop program reaches the data area with bpf_io_uring_get_region();
  *  - the verifier refuses a program that reads past its window, and says why;
  *  - no program attached: -ENOENT; detach with 1,000 ops in flight (100
  *    rounds of 10, x UIO_SOAK); ring exit with a program attached and used,
@@ -393,6 +394,35 @@ static void test_net(void)
 	io_uring_queue_exit(&ring);
 }
 
+/* a loop program reaches the data area through bpf_io_uring_get_region() */
+static void test_loop(void)
+{
+	struct io_uring ring;
+	struct loaded ops;
+	uint64_t sum = 0, got;
+	int ret;
+
+	ring_setup(&ring);
+	for (int i = 0; i < 64; i++) {
+		region[i] = (uint8_t)(i * 7 + 3);
+		sum += region[i];
+	}
+	memset(region + 64, 0, 8);
+	if ((ret = load_ops("region_loop", &ring, NULL, &ops)))
+		t_fail("load region_loop: %d\n%s", ret, verifier_log);
+	/* with loop ops attached, an enter runs the loop */
+	ret = io_uring_enter(ring.ring_fd, 0, 0, 0, NULL);
+	memcpy(&got, region + 64, 8);
+	if (ret < 0 || got != sum)
+		t_fail("loop program: enter %d, sum %llu, want %llu", ret, (unsigned long long)got,
+		       (unsigned long long)sum);
+	unload_ops(&ops);
+	region_unmap();
+	io_uring_queue_exit(&ring);
+	printf("loop program: bpf_io_uring_get_region(IOU_REGION_UNIFIED) read the data area and "
+	       "wrote the sum back\n");
+}
+
 static void test_verifier(struct io_uring *ring)
 {
 	struct loaded ops;
@@ -493,6 +523,7 @@ int main(void)
 	test_write(&ring, nvme);
 	test_verifier(&ring);
 	test_net();
+	test_loop();
 	region_unmap();
 	io_uring_queue_exit(&ring);
 	test_lifetime(nvme);
