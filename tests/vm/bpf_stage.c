@@ -23,6 +23,7 @@
 #include "net_test.h"
 
 #define SIZE (2u << 20)
+#define ERESTARTSYS_ 512	/* the kernel's, not in userspace headers */
 #define NVME "/dev/nvme0n1"
 
 static unsigned soak = 1;
@@ -394,6 +395,44 @@ static void test_net(void)
 	io_uring_queue_exit(&ring);
 }
 
+/* what the kernel makes of a program's return value */
+static int verdict_value;
+
+static void setup_verdict(void *rodata, size_t size)
+{
+	if (size < sizeof(verdict_value))
+		t_fail("verdict program's rodata is %zu bytes", size);
+	memcpy(rodata, &verdict_value, sizeof(verdict_value));
+}
+
+static void test_verdicts(struct io_uring *ring)
+{
+	static const struct { int returned, res, result; } cases[] = {
+		{ 0, 64, 0 },				/* go on */
+		{ 12345, 64, 12345 },			/* a result for the CQE */
+		{ -EBADMSG, -EBADMSG, 0 },		/* an errno ends the op */
+		{ -ERESTARTSYS_, -EINVAL, 0 },		/* the kernel's own: never to userspace */
+		{ -100000, -EINVAL, 0 },		/* not an errno at all */
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct loaded ops;
+		uint64_t big[2];
+		int ret;
+
+		verdict_value = cases[i].returned;
+		if ((ret = load_ops("verdict", ring, setup_verdict, &ops)))
+			t_fail("load verdict: %d\n%s", ret, verifier_log);
+		ret = run(ring, -1, IORING_UNIFIED_OP_BPF, 0, 64, 0, big);
+		if (ret != cases[i].res || (ret >= 0 && (int32_t)(big[1] >> 32) != cases[i].result))
+			t_fail("program returning %d: res %d, result %d", cases[i].returned, ret,
+			       (int32_t)(big[1] >> 32));
+		unload_ops(&ops);
+	}
+	printf("verdicts: results reach the CQE, errnos end the op, the kernel's own errnos and "
+	       "non-errnos become -EINVAL\n");
+}
+
 /* a loop program reaches the data area through bpf_io_uring_get_region() */
 static void test_loop(void)
 {
@@ -522,6 +561,7 @@ int main(void)
 	test_checksum(&ring, nvme);
 	test_write(&ring, nvme);
 	test_verifier(&ring);
+	test_verdicts(&ring);
 	test_net();
 	test_loop();
 	region_unmap();

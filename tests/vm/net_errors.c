@@ -237,9 +237,10 @@ static void op_errors(void)
 	if ((ret = t_submit_one(&ring)) != -EFAULT)
 		t_fail("send past the data area: %d", ret);
 	sqe = t_get_sqe(&ring);
-	t_prep_unified(sqe, rfd, IORING_UNIFIED_OP_NET | IORING_UNIFIED_OP_BPF, 0, 0, 0);
+	t_prep_unified(sqe, wfd, IORING_UNIFIED_OP_NET | IORING_UNIFIED_OP_BPF | IORING_UNIFIED_OP_WRITE,
+		       0, 4096, 0);
 	if ((ret = t_submit_one(&ring)) != -EOPNOTSUPP)
-		t_fail("NET|BPF before the BPF stage: %d", ret);
+		t_fail("BPF before a send: %d", ret);
 	printf("NET stage: -ENOLINK, -EINVAL, -ENOTSOCK (receive and send), -EFAULT, -EOPNOTSUPP as documented\n");
 
 	t_net_region_unmap(&r);
