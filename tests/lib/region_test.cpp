@@ -19,6 +19,7 @@
 #include <sys/syscall.h>
 #include <sys/resource.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <deque>
 #include <string>
@@ -125,10 +126,10 @@ namespace {
 constexpr std::size_t page = 4096;
 
 // RLIMIT_MEMLOCK pages io_uring can still charge to this user: the largest
-// fixed buffer that registers (charges are per user, shared by all rings)
-std::size_t memlock_headroom(std::span<std::byte> scratch)
+// fixed buffer of @scratch that registers on @ring (charges are per user,
+// shared by all rings)
+std::size_t memlock_headroom(uio::Ring<>& ring, std::span<std::byte> scratch)
 {
-    auto ring = make_ring();
     std::size_t lo = 0, hi = scratch.size() / page + 1;
     while (hi - lo > 1) {
         const std::size_t mid = (lo + hi) / 2;
@@ -173,12 +174,24 @@ Charged measure_charge(std::size_t data_size, bool compat_mem_region)
             caps[CAP_IPC_LOCK / 32].permitted &= ~bit;
             if (syscall(SYS_capset, &hdr, caps) == 0) {
                 std::vector<std::byte> scratch(lim.rlim_cur);
-                const std::size_t before = memlock_headroom(scratch);
+                // both rings exist before the first count, so their own
+                // pages are in it; rings closed earlier (another child's)
+                // return their charges from a kernel worker: wait until the
+                // count stands still
+                auto probe = make_ring();
                 auto ring = make_ring();
+                std::size_t before = memlock_headroom(probe, scratch);
+                for (int i = 0; i < 100; ++i) {
+                    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+                    const std::size_t again = memlock_headroom(probe, scratch);
+                    if (again == before)
+                        break;
+                    before = again;
+                }
                 auto region = Region::create(ring, {.data_size = data_size, .compat_mem_region = compat_mem_region});
                 if (region) {
                     out.charges = region->costs().memlock_charges;
-                    out.pages = before - memlock_headroom(scratch);
+                    out.pages = before - memlock_headroom(probe, scratch);
                 }
             }
         }
