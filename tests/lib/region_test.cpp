@@ -78,6 +78,39 @@ bool matches(std::span<const std::byte> s, std::uint64_t seed)
     return true;
 }
 
+// a connected TCP pair on loopback: {writer, reader}
+std::pair<int, int> tcp_pair()
+{
+    int listener = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t alen = sizeof(addr);
+    REQUIRE(bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+    REQUIRE(listen(listener, 1) == 0);
+    REQUIRE(getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &alen) == 0);
+    int w = socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(connect(w, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+    int r = accept(listener, nullptr, nullptr);
+    REQUIRE(r >= 0);
+    close(listener);
+    return {w, r};
+}
+
+// writes @total bytes of pattern @seed to @fd, at most @chunk per send, then closes it
+void send_pattern(int fd, std::uint64_t seed, std::size_t total, std::size_t chunk)
+{
+    std::vector<std::byte> buf(total);
+    fill(buf, seed);
+    for (std::size_t sent = 0; sent < total;) {
+        ssize_t n = send(fd, buf.data() + sent, std::min(total - sent, chunk), 0);
+        if (n <= 0)
+            break;
+        sent += static_cast<std::size_t>(n);
+    }
+    close(fd);
+}
+
 // submits everything queued and returns the completion of @user_data's op
 int run(uio::Ring<>& ring, std::uint64_t user_data)
 {
@@ -343,32 +376,9 @@ TEST_CASE("receive over loopback TCP into the region")
 {
     auto ring = make_ring();
     auto region = make_region(ring);
-    int listener = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t alen = sizeof(addr);
-    REQUIRE(bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
-    REQUIRE(listen(listener, 1) == 0);
-    REQUIRE(getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &alen) == 0);
-
     constexpr std::size_t total = 1u << 20;
-    std::thread sender([&] {
-        int s = socket(AF_INET, SOCK_STREAM, 0);
-        if (connect(s, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0)
-            return;
-        std::vector<std::byte> buf(total);
-        fill(buf, 99);
-        for (std::size_t sent = 0; sent < total;) {
-            ssize_t n = send(s, buf.data() + sent, total - sent, 0);
-            if (n <= 0)
-                break;
-            sent += static_cast<std::size_t>(n);
-        }
-        close(s);
-    });
-    int conn = accept(listener, nullptr, nullptr);
-    REQUIRE(conn >= 0);
+    auto [wfd, conn] = tcp_pair();
+    std::thread sender(send_pattern, wfd, 99, total, total);
     std::size_t got = 0;
     while (got < total) {
         auto dst = region.subspan(got, std::min<std::size_t>(64u << 10, total - got));
@@ -381,7 +391,6 @@ TEST_CASE("receive over loopback TCP into the region")
     sender.join();
     CHECK(matches(*region.subspan(0, total), 99));
     close(conn);
-    close(listener);
 }
 
 TEST_CASE("errors of the region API")
@@ -437,32 +446,9 @@ TEST_CASE("a TCP stream received into region buffers, fragments recycled")
     REQUIRE(receiver);
     CHECK(receiver->buffers() == 16);
 
-    int listener = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t alen = sizeof(addr);
-    REQUIRE(bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
-    REQUIRE(listen(listener, 1) == 0);
-    REQUIRE(getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &alen) == 0);
-
     constexpr std::size_t total = 8u << 20;  // 32 times the area: buffers must be recycled
-    std::thread sender([&] {
-        int s = socket(AF_INET, SOCK_STREAM, 0);
-        if (connect(s, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0)
-            return;
-        std::vector<std::byte> buf(total);
-        fill(buf, 7);
-        for (std::size_t sent = 0; sent < total;) {
-            ssize_t n = send(s, buf.data() + sent, std::min<std::size_t>(total - sent, 100000), 0);
-            if (n <= 0)
-                break;
-            sent += static_cast<std::size_t>(n);
-        }
-        close(s);
-    });
-    int conn = accept(listener, nullptr, nullptr);
-    REQUIRE(conn >= 0);
+    auto [wfd, conn] = tcp_pair();
+    std::thread sender(send_pattern, wfd, 7, total, 100000);
 
     std::size_t got = 0, rearms = 0, fragments = 0;
     bool ok = true, ended = false;
@@ -510,31 +496,11 @@ TEST_CASE("a TCP stream received into region buffers, fragments recycled")
                 got, fragments, rearms, region.costs().receive_copies_per_byte);
     held.clear();
     close(conn);
-    close(listener);
 }
 
 namespace {
 using NetRing = uio::Ring<uio::Sqe64, uio::Cqe32>;
 using NetRegion = uio::UnifiedRegion<uio::Sqe64, uio::Cqe32>;
-
-// a connected TCP pair on loopback: {writer, reader}
-std::pair<int, int> tcp_pair()
-{
-    int listener = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t alen = sizeof(addr);
-    REQUIRE(bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
-    REQUIRE(listen(listener, 1) == 0);
-    REQUIRE(getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &alen) == 0);
-    int w = socket(AF_INET, SOCK_STREAM, 0);
-    REQUIRE(connect(w, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
-    int r = accept(listener, nullptr, nullptr);
-    REQUIRE(r >= 0);
-    close(listener);
-    return {w, r};
-}
 
 // Receives an 8 MiB stream into the region and sends every fragment on from
 // where it landed; the peer checks every byte. The same program whatever the
@@ -554,17 +520,7 @@ void receive_and_echo(uio::BackendChoice backend)
     constexpr std::size_t total = 8u << 20;
     auto [wfd, rfd] = tcp_pair();
     auto [efd, peer_fd] = tcp_pair();
-    std::thread sender([wfd = wfd] {
-        std::vector<std::byte> buf(total);
-        fill(buf, 17);
-        for (std::size_t sent = 0; sent < total;) {
-            ssize_t n = send(wfd, buf.data() + sent, std::min<std::size_t>(total - sent, 200000), 0);
-            if (n <= 0)
-                break;
-            sent += static_cast<std::size_t>(n);
-        }
-        close(wfd);
-    });
+    std::thread sender(send_pattern, wfd, 17, total, 200000);
     std::size_t peer_got = 0;
     bool peer_ok = true;
     std::thread peer([&, pfd = peer_fd] {

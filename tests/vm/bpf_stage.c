@@ -17,125 +17,14 @@
  *    1,000 times (x UIO_SOAK).
  */
 #include <fcntl.h>
-#include <time.h>
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
 #include "net_test.h"
+#include "bpf_test.h"
 
 #define SIZE (2u << 20)
 #define ERESTARTSYS_ 512	/* the kernel's, not in userspace headers */
 #define NVME "/dev/nvme0n1"
 
 static unsigned soak = 1;
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-static uint32_t crc_table[256];
-static char verifier_log[65536];
-static size_t log_len;
-
-static void crc_init(void)
-{
-	for (uint32_t i = 0; i < 256; i++) {
-		uint32_t c = i;
-
-		for (int k = 0; k < 8; k++)
-			c = c & 1 ? (c >> 1) ^ 0x82f63b78u : c >> 1;
-		crc_table[i] = c;
-	}
-}
-
-/* what the checksum program reports: CRC32C, low 31 bits */
-static uint32_t crc31(const uint8_t *p, size_t len)
-{
-	uint32_t crc = ~0u;
-
-	for (size_t i = 0; i < len; i++)
-		crc = crc_table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
-	return ~crc & 0x7fffffffu;
-}
-
-static int log_print(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	(void)level;
-	if (log_len < sizeof(verifier_log))
-		log_len += (size_t)vsnprintf(verifier_log + log_len, sizeof(verifier_log) - log_len,
-					     fmt, ap);
-	return 0;
-}
-
-struct loaded {
-	struct bpf_object *obj;
-	struct bpf_link *link;
-};
-
-/*
- * Opens bpf/@name.bpf.o, points its struct_ops map at @ring, lets @setup fill
- * its read-only data, loads and attaches it. Returns 0 or -errno.
- */
-static int load_ops(const char *name, struct io_uring *ring, void (*setup)(void *rodata, size_t size),
-		    struct loaded *out)
-{
-	char path[128];
-	struct bpf_map *map, *ops = NULL;
-	int ret;
-
-	snprintf(path, sizeof(path), "/tests/%s.bpf.o", name);
-	out->obj = bpf_object__open_file(path, NULL);
-	if (!out->obj)
-		return -errno;
-	bpf_object__for_each_map(map, out->obj) {
-		if (bpf_map__type(map) == BPF_MAP_TYPE_STRUCT_OPS) {
-			ops = map;
-		} else if (setup && strstr(bpf_map__name(map), ".rodata")) {
-			size_t size;
-			void *data = bpf_map__initial_value(map, &size);
-
-			setup(data, size);
-		}
-	}
-	if (!ops)
-		t_fail("%s: no struct_ops map", name);
-	{
-		size_t size;
-		char *data = bpf_map__initial_value(ops, &size);
-		/* struct io_uring_bpf_ops: two function pointers, then ring_fd */
-		uint32_t fd = (uint32_t)ring->ring_fd;
-
-		memcpy(data + 2 * sizeof(void *), &fd, sizeof(fd));
-	}
-	log_len = 0;
-	ret = bpf_object__load(out->obj);
-	if (ret) {
-		bpf_object__close(out->obj);
-		return ret;
-	}
-	out->link = bpf_map__attach_struct_ops(ops);
-	if (!out->link) {
-		ret = -errno;
-		bpf_object__close(out->obj);
-		return ret;
-	}
-	return 0;
-}
-
-static void unload_ops(struct loaded *l)
-{
-	bpf_link__destroy(l->link);
-	bpf_object__close(l->obj);
-}
-
-static void setup_crc(void *rodata, size_t size)
-{
-	if (size < sizeof(crc_table))
-		t_fail("checksum program's rodata is %zu bytes", size);
-	memcpy(rodata, crc_table, sizeof(crc_table));
-}
 
 static uint8_t *region;
 static size_t region_map_len;	/* the whole mapping: the data area and the rings */
@@ -194,13 +83,13 @@ static void test_checksum(struct io_uring *ring, int nvme)
 		{ 0, 1 }, { 4095, 2 }, { 12345, 777 }, { 64, 64 }, { SIZE - 1, 1 }, { SIZE - 4096, 4096 },
 	};
 	static uint8_t buf[1u << 20] __attribute__((aligned(4096)));
-	struct loaded ops;
+	struct t_bpf_ops ops;
 	uint64_t big[2];
 	int ret;
 
-	ret = load_ops("checksum", ring, setup_crc, &ops);
+	ret = t_bpf_load("checksum", ring, t_bpf_setup_crc, &ops);
 	if (ret)
-		t_fail("load checksum: %d\n%s", ret, verifier_log);
+		t_fail("load checksum: %d\n%s", ret, t_bpf_log);
 
 	/* the disk gets a pattern by O_DIRECT write, the op reads it and sums it */
 	t_fill(buf, sizeof(buf), 3, 0);
@@ -213,20 +102,20 @@ static void test_checksum(struct io_uring *ring, int nvme)
 	if (big[0] != 0 || (uint32_t)big[1] != (IORING_UNIFIED_OP_NVME | IORING_UNIFIED_OP_BPF))
 		t_fail("CQE32: offset %llu stages %#llx", (unsigned long long)big[0],
 		       (unsigned long long)(uint32_t)big[1]);
-	if ((big[1] >> 32) != crc31(buf, sizeof(buf)) || (big[1] >> 32) != crc31(region, sizeof(buf)))
+	if ((big[1] >> 32) != t_crc31(buf, sizeof(buf)) || (big[1] >> 32) != t_crc31(region, sizeof(buf)))
 		t_fail("NVME|BPF: BPF says %#llx, userspace %#x",
-		       (unsigned long long)(big[1] >> 32), crc31(buf, sizeof(buf)));
+		       (unsigned long long)(big[1] >> 32), t_crc31(buf, sizeof(buf)));
 	printf("NVME|BPF: 1 MiB read from the disk, CRC32C in the kernel %#llx = userspace %#x\n",
-	       (unsigned long long)(big[1] >> 32), crc31(buf, sizeof(buf)));
+	       (unsigned long long)(big[1] >> 32), t_crc31(buf, sizeof(buf)));
 
 	/* BPF alone, odd lengths, the last byte of the region */
 	t_fill(region, SIZE, 5, 0);
 	for (size_t i = 0; i < sizeof(spans) / sizeof(spans[0]); i++) {
 		ret = run(ring, -1, IORING_UNIFIED_OP_BPF, spans[i].off, spans[i].len, 0, big);
-		if (ret != (int)spans[i].len || (big[1] >> 32) != crc31(region + spans[i].off, spans[i].len))
+		if (ret != (int)spans[i].len || (big[1] >> 32) != t_crc31(region + spans[i].off, spans[i].len))
 			t_fail("BPF over %llu+%u: res %d, %#llx != %#x", (unsigned long long)spans[i].off,
 			       spans[i].len, ret, (unsigned long long)(big[1] >> 32),
-			       crc31(region + spans[i].off, spans[i].len));
+			       t_crc31(region + spans[i].off, spans[i].len));
 	}
 	printf("BPF alone: %zu spans of odd lengths and at the region's last byte, checksums equal\n",
 	       sizeof(spans) / sizeof(spans[0]));
@@ -241,7 +130,7 @@ static void test_checksum(struct io_uring *ring, int nvme)
 	if ((ret = run(ring, -1, IORING_UNIFIED_OP_BPF | IORING_UNIFIED_OP_NET | IORING_UNIFIED_OP_WRITE,
 		       0, 64, 0, NULL)) != -EOPNOTSUPP)
 		t_fail("BPF|NET|WRITE: %d", ret);
-	unload_ops(&ops);
+	t_bpf_unload(&ops);
 	if ((ret = run(ring, -1, IORING_UNIFIED_OP_BPF, 0, 64, 0, NULL)) != -ENOENT)
 		t_fail("BPF with no program attached: %d", ret);
 }
@@ -256,12 +145,12 @@ static void test_write(struct io_uring *ring, int nvme)
 {
 	static uint8_t back[65536] __attribute__((aligned(4096)));
 	const uint64_t dev_off = 16u << 20;
-	struct loaded ops;
+	struct t_bpf_ops ops;
 	int ret;
 
 	/* XOR in place, then write: the disk holds the transformed bytes */
-	if ((ret = load_ops("xor", ring, NULL, &ops)))
-		t_fail("load xor: %d\n%s", ret, verifier_log);
+	if ((ret = t_bpf_load("xor", ring, NULL, &ops)))
+		t_fail("load xor: %d\n%s", ret, t_bpf_log);
 	t_fill(region, sizeof(back), 7, 0);
 	ret = run(ring, nvme, IORING_UNIFIED_OP_BPF | IORING_UNIFIED_OP_NVME | IORING_UNIFIED_OP_WRITE, 0,
 		  sizeof(back), dev_off, NULL);
@@ -272,12 +161,12 @@ static void test_write(struct io_uring *ring, int nvme)
 	for (size_t i = 0; i < sizeof(back); i++)
 		if (back[i] != (uint8_t)(t_pattern(7, i) ^ 0x5a))
 			t_fail("byte %zu on the disk is not the transformed one", i);
-	unload_ops(&ops);
+	t_bpf_unload(&ops);
 	printf("BPF|NVME|WRITE: 64 KiB transformed in place, then written; the disk holds the XORed bytes\n");
 
 	/* a veto: nothing is written */
-	if ((ret = load_ops("validate", ring, setup_magic, &ops)))
-		t_fail("load validate: %d\n%s", ret, verifier_log);
+	if ((ret = t_bpf_load("validate", ring, setup_magic, &ops)))
+		t_fail("load validate: %d\n%s", ret, t_bpf_log);
 	t_fill(region, sizeof(back), 9, 0);	/* no magic at the block starts */
 	ret = run(ring, nvme, IORING_UNIFIED_OP_BPF | IORING_UNIFIED_OP_NVME | IORING_UNIFIED_OP_WRITE, 0,
 		  sizeof(back), dev_off, NULL);
@@ -295,7 +184,7 @@ static void test_write(struct io_uring *ring, int nvme)
 		  sizeof(back), dev_off, NULL);
 	if (ret != sizeof(back))
 		t_fail("a valid write: %d", ret);
-	unload_ops(&ops);
+	t_bpf_unload(&ops);
 	printf("veto: blocks without their magic refused with -EBADMSG, the disk unchanged; valid ones written\n");
 }
 
@@ -329,9 +218,9 @@ static int net_bpf_receive(struct io_uring *ring, struct t_net_region *r, int fd
 			t_fail("fragment at %llu: wrong bytes", (unsigned long long)off);
 		if (result < 0)
 			*vetoed_result = result;
-		else if ((uint32_t)result != crc31(r->map + off, len))
+		else if ((uint32_t)result != t_crc31(r->map + off, len))
 			t_fail("fragment %u: BPF %#x, userspace %#x", *fragments, result,
-			       crc31(r->map + off, len));
+			       t_crc31(r->map + off, len));
 		*got += len;
 		++*fragments;
 		t_refill(r, off, len);
@@ -345,7 +234,7 @@ static void test_net(void)
 	struct t_net_region r;
 	struct io_uring ring;
 	struct t_sender tx;
-	struct loaded ops;
+	struct t_bpf_ops ops;
 	uint64_t got = 0;
 	unsigned fragments = 0, rearms = 0;
 	int wfd, rfd, res, vetoed = 0;
@@ -355,8 +244,8 @@ static void test_net(void)
 	t_net_region_defaults(&r, SIZE, 1u << 20, 256);
 	if (t_net_region_register(&ring, &r))
 		t_fail("region with a device-less binding");
-	if ((res = load_ops("checksum", &ring, setup_crc, &ops)))
-		t_fail("load checksum: %d\n%s", res, verifier_log);
+	if ((res = t_bpf_load("checksum", &ring, t_bpf_setup_crc, &ops)))
+		t_fail("load checksum: %d\n%s", res, t_bpf_log);
 
 	t_tcp_pair(&wfd, &rfd);
 	t_sender_start(&tx, wfd, 23, total);
@@ -369,14 +258,14 @@ static void test_net(void)
 	if (got != total || vetoed)
 		t_fail("NET|BPF: %llu of %llu bytes, veto %d", (unsigned long long)got,
 		       (unsigned long long)total, vetoed);
-	unload_ops(&ops);
+	t_bpf_unload(&ops);
 	printf("NET|BPF: %u fragments of a 4 MiB stream, each one's CRC32C in its CQE equal to "
 	       "userspace's (%u re-arms)\n", fragments, rearms);
 	close(rfd);
 
 	/* the validating filter vetoes the first fragment: the receive ends there */
-	if ((res = load_ops("validate", &ring, setup_magic, &ops)))
-		t_fail("load validate: %d\n%s", res, verifier_log);
+	if ((res = t_bpf_load("validate", &ring, setup_magic, &ops)))
+		t_fail("load validate: %d\n%s", res, t_bpf_log);
 	t_tcp_pair(&wfd, &rfd);
 	t_sender_start(&tx, wfd, 29, 256 * 1024);
 	got = 0;
@@ -386,7 +275,7 @@ static void test_net(void)
 	if (res != -EBADMSG || vetoed != -EBADMSG || fragments != 1)
 		t_fail("a vetoed receive: res %d, fragment result %d, %u fragments", res, vetoed,
 		       fragments);
-	unload_ops(&ops);
+	t_bpf_unload(&ops);
 	close(rfd);
 	t_sender_join(&tx);
 	printf("NET|BPF veto: the receive ended with -EBADMSG right after the vetoed fragment, "
@@ -416,18 +305,18 @@ static void test_verdicts(struct io_uring *ring)
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct loaded ops;
+		struct t_bpf_ops ops;
 		uint64_t big[2];
 		int ret;
 
 		verdict_value = cases[i].returned;
-		if ((ret = load_ops("verdict", ring, setup_verdict, &ops)))
-			t_fail("load verdict: %d\n%s", ret, verifier_log);
+		if ((ret = t_bpf_load("verdict", ring, setup_verdict, &ops)))
+			t_fail("load verdict: %d\n%s", ret, t_bpf_log);
 		ret = run(ring, -1, IORING_UNIFIED_OP_BPF, 0, 64, 0, big);
 		if (ret != cases[i].res || (ret >= 0 && (int32_t)(big[1] >> 32) != cases[i].result))
 			t_fail("program returning %d: res %d, result %d", cases[i].returned, ret,
 			       (int32_t)(big[1] >> 32));
-		unload_ops(&ops);
+		t_bpf_unload(&ops);
 	}
 	printf("verdicts: results reach the CQE, errnos end the op, the kernel's own errnos and "
 	       "non-errnos become -EINVAL\n");
@@ -437,7 +326,7 @@ static void test_verdicts(struct io_uring *ring)
 static void test_loop(void)
 {
 	struct io_uring ring;
-	struct loaded ops;
+	struct t_bpf_ops ops;
 	uint64_t sum = 0, got;
 	int ret;
 
@@ -447,15 +336,15 @@ static void test_loop(void)
 		sum += region[i];
 	}
 	memset(region + 64, 0, 8);
-	if ((ret = load_ops("region_loop", &ring, NULL, &ops)))
-		t_fail("load region_loop: %d\n%s", ret, verifier_log);
+	if ((ret = t_bpf_load("region_loop", &ring, NULL, &ops)))
+		t_fail("load region_loop: %d\n%s", ret, t_bpf_log);
 	/* with loop ops attached, an enter runs the loop */
 	ret = io_uring_enter(ring.ring_fd, 0, 0, 0, NULL);
 	memcpy(&got, region + 64, 8);
 	if (ret < 0 || got != sum)
 		t_fail("loop program: enter %d, sum %llu, want %llu", ret, (unsigned long long)got,
 		       (unsigned long long)sum);
-	unload_ops(&ops);
+	t_bpf_unload(&ops);
 	region_unmap();
 	io_uring_queue_exit(&ring);
 	printf("loop program: bpf_io_uring_get_region(IOU_REGION_UNIFIED) read the data area and "
@@ -464,13 +353,13 @@ static void test_loop(void)
 
 static void test_verifier(struct io_uring *ring)
 {
-	struct loaded ops;
-	int ret = load_ops("overread", ring, NULL, &ops);
+	struct t_bpf_ops ops;
+	int ret = t_bpf_load("overread", ring, NULL, &ops);
 
 	if (!ret)
 		t_fail("a program reading past its window loaded");
-	if (!strstr(verifier_log, "invalid access to memory"))
-		t_fail("the verifier's message did not reach the loader:\n%s", verifier_log);
+	if (!strstr(t_bpf_log, "invalid access to memory"))
+		t_fail("the verifier's message did not reach the loader:\n%s", t_bpf_log);
 	printf("verifier: a read one byte past the window refused (%d): \"invalid access to memory\"\n", ret);
 }
 
@@ -485,10 +374,10 @@ static void test_lifetime(int nvme)
 
 	for (unsigned i = 0; i < rounds; i++) {
 		struct io_uring ring;
-		struct loaded ops;
+		struct t_bpf_ops ops;
 
 		ring_setup(&ring);
-		if (load_ops("checksum", &ring, setup_crc, &ops))
+		if (t_bpf_load("checksum", &ring, t_bpf_setup_crc, &ops))
 			t_fail("load");
 		for (int k = 0; k < 10; k++) {
 			struct io_uring_sqe *sqe = t_get_sqe(&ring);
@@ -498,7 +387,7 @@ static void test_lifetime(int nvme)
 		}
 		io_uring_submit(&ring);
 		if (i % 2)
-			unload_ops(&ops);	/* detach with ops queued */
+			t_bpf_unload(&ops);	/* detach with ops queued */
 		for (int k = 0; k < 10; k++) {
 			struct io_uring_cqe *cqe;
 
@@ -515,7 +404,7 @@ static void test_lifetime(int nvme)
 		region_unmap();
 		io_uring_queue_exit(&ring);	/* with the program still attached half the time */
 		if (!(i % 2))
-			unload_ops(&ops);
+			t_bpf_unload(&ops);
 	}
 	printf("lifetime: %u rounds; %u ops completed, %u found no program after a detach; "
 	       "ring exit with a program attached %u times\n", rounds, done, enoent, rounds / 2);
@@ -525,23 +414,23 @@ static void test_lifetime(int nvme)
 static void test_ring_exit(void)
 {
 	const unsigned rounds = 1000 * soak;
-	double t0 = now();
+	double t0 = t_now();
 
 	for (unsigned i = 0; i < rounds; i++) {
 		struct io_uring ring;
-		struct loaded ops;
+		struct t_bpf_ops ops;
 		int ret;
 
 		ring_setup(&ring);
-		if (load_ops("xor", &ring, NULL, &ops))
+		if (t_bpf_load("xor", &ring, NULL, &ops))
 			t_fail("round %u: load", i);
 		if ((ret = run(&ring, -1, IORING_UNIFIED_OP_BPF, 0, 64, 0, NULL)) != 64)
 			t_fail("round %u: %d", i, ret);
 		region_unmap();
 		io_uring_queue_exit(&ring);
-		unload_ops(&ops);
+		t_bpf_unload(&ops);
 	}
-	printf("ring exit with a program attached: %u rounds, %.1f s\n", rounds, now() - t0);
+	printf("ring exit with a program attached: %u rounds, %.1f s\n", rounds, t_now() - t0);
 }
 
 int main(void)
@@ -552,8 +441,7 @@ int main(void)
 
 	if (s && atoi(s) > 0)
 		soak = (unsigned)atoi(s);
-	crc_init();
-	libbpf_set_print(log_print);
+	t_bpf_init();
 	nvme = open(NVME, O_RDWR | O_DIRECT);
 	if (nvme < 0)
 		t_fail(NVME ": %s", strerror(errno));

@@ -65,6 +65,7 @@ static inline int t_bpf_load(const char *name, struct io_uring *ring,
 	char path[128];
 	int ret;
 
+	out->link = NULL;
 	snprintf(path, sizeof(path), "/tests/%s.bpf.o", name);
 	out->obj = bpf_object__open_file(path, NULL);
 	if (!out->obj)

@@ -11,18 +11,9 @@
  *    socket, whose reader checks the bytes.
  * UIO_SOAK multiplies the stream lengths.
  */
-#include <time.h>
 #include "net_test.h"
 
 static unsigned soak = 1;
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void setup(struct io_uring *ring, struct t_net_region *r, unsigned cq_entries)
 {
@@ -59,7 +50,7 @@ static void test_stream(void)
 
 	setup(&ring, &r, 0);
 	t_tcp_pair(&wfd, &rfd);
-	t0 = now();
+	t0 = t_now();
 	t_sender_start(&tx, wfd, 7, total);
 	res = t_recv_stream(&ring, &r, rfd, 7, NULL, NULL);
 	t_sender_join(&tx);
@@ -73,7 +64,7 @@ static void test_stream(void)
 		t_fail("%llu refill entries rejected", (unsigned long long)r.stats->refill_rejected);
 	printf("stream: %llu MiB through a 1 MiB area in %llu fragments (%.1f laps of the area), "
 	       "every byte checked, %.1f s\n", (unsigned long long)(total >> 20),
-	       (unsigned long long)res.fragments, (double)total / (1 << 20), now() - t0);
+	       (unsigned long long)res.fragments, (double)total / (1 << 20), t_now() - t0);
 	close(rfd);
 	teardown(&ring, &r);
 }

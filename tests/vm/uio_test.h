@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/io_uring.h>	/* the patched kernel's uAPI, before liburing's copy */
 #include <linux/io_uring/query.h>
@@ -52,6 +53,15 @@ static inline uint8_t t_pattern(uint64_t seed, uint64_t off)
 	return (uint8_t)(x >> ((off % 8) * 8));
 }
 
+/* seconds on the monotonic clock */
+static inline double t_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 static inline void t_fill(void *buf, size_t len, uint64_t seed, uint64_t off)
 {
 	uint8_t *p = buf;
@@ -86,7 +96,6 @@ static inline int t_query(uint32_t op, void *data, uint32_t size)
 	return hdr.result;
 }
 
-#endif
 
 #include <sys/mman.h>
 
@@ -269,3 +278,5 @@ static inline void t_prep_nvme_rw(struct io_uring_sqe *sqe, int fd, unsigned nsi
 	cmd->cdw11 = (uint32_t)(slba >> 32);
 	cmd->cdw12 = len / 4096 - 1;	/* 0-based number of blocks */
 }
+
+#endif
