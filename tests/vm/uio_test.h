@@ -224,6 +224,27 @@ static inline unsigned t_memlock_headroom(struct io_uring *ring, uint8_t *scratc
 	return lo;
 }
 
+/*
+ * t_memlock_headroom() once the count stands still: a closed ring returns its
+ * charges from a kernel worker, a little after io_uring_queue_exit().
+ */
+static inline unsigned t_memlock_settled(struct io_uring *ring, uint8_t *scratch,
+					 unsigned max_pages)
+{
+	unsigned pages = t_memlock_headroom(ring, scratch, max_pages);
+
+	for (int i = 0; i < 100; i++) {
+		unsigned again;
+
+		usleep(20000);
+		again = t_memlock_headroom(ring, scratch, max_pages);
+		if (again == pages)
+			break;
+		pages = again;
+	}
+	return pages;
+}
+
 /* sum of the pgalloc_* counters of /proc/vmstat: pages the kernel allocated */
 static inline unsigned long long t_pages_allocated(void)
 {
