@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # For kernel developers: proves that every prefix of kernel-patches/ builds, and that
-# io_uring/ builds without warnings at W=1 after each patch. Reuses the build
+# the directories it touches build without new W=1 warnings after each patch. Reuses the build
 # directory of scripts/kernel-build.sh; the next kernel-build.sh re-applies the series.
 set -euo pipefail
 
@@ -10,11 +10,13 @@ tree=$UIO_CACHE/ktree
 build=$UIO_KBUILD
 patches=$UIO_ROOT/kernel-patches
 jobs=${UIO_JOBS:-$(($(nproc) + 1))}
+# the directories the series changes code in
+w1_dirs=(io_uring/ drivers/net/netdevsim/)
 
 "$UIO_ROOT/scripts/kernel-build.sh" >/dev/null
-# W=1 warnings of io_uring/ as "file: message", without line numbers that patches shift
+# W=1 warnings of w1_dirs as "file: message", without line numbers that patches shift
 w1_warnings() {
-	make -C "$tree" O="$build" -j"$jobs" W=1 io_uring/ 2>&1 |
+	make -C "$tree" O="$build" -j"$jobs" W=1 "${w1_dirs[@]}" 2>&1 |
 		sed -n 's/^\([^:]*\):[0-9]*:[0-9]*: \(warning\|error\): /\1: \2: /p' | sort -u
 }
 
@@ -23,7 +25,7 @@ rm -f "$tree/.git/uio-series" "$build/.uio-built"
 git -C "$tree" reset -q --hard pristine
 make -s -C "$tree" O="$build" -j"$jobs" bzImage >/dev/null 2>&1 || die "pristine tree does not build"
 baseline=$(w1_warnings)
-log "pristine io_uring/ at W=1: $(grep -c . <<<"$baseline") warnings"
+log "pristine ${w1_dirs[*]} at W=1: $(grep -c . <<<"$baseline") warnings"
 status=0
 for p in "${series[@]}"; do
 	git -C "$tree" -c user.name=uio -c user.email=uio@localhost am -q "$patches/$p"
@@ -34,13 +36,13 @@ for p in "${series[@]}"; do
 		status=1
 		break
 	fi
-	# W=1 over the subsystem the series touches: nothing beyond the pristine baseline
+	# W=1 over what the series touches: nothing beyond the pristine baseline
 	added=$(comm -13 <(echo "$baseline") <(w1_warnings))
 	if [[ -n $added ]]; then
 		printf '%s\n' "$added" >&2
-		log "FAIL: $p adds W=1 warnings in io_uring/"
+		log "FAIL: $p adds W=1 warnings in ${w1_dirs[*]}"
 		status=1
 	fi
 done
-((status == 0)) && log "every patch of ${#series[@]} builds on its own, W=1 clean in io_uring/"
+((status == 0)) && log "every patch of ${#series[@]} builds on its own, W=1 clean in ${w1_dirs[*]}"
 exit $status
