@@ -197,6 +197,13 @@ public:
     {
         return net_.stats ? __atomic_load_n(&net_.stats->copy_bytes, __ATOMIC_RELAXED) : 0;
     }
+    // Hardware mode: the bound queue's device was unregistered (deleted, or
+    // its network namespace dismantled). Held fragments stay valid; receives
+    // end with ENODEV once the socket is drained.
+    [[nodiscard]] bool device_gone() const noexcept
+    {
+        return net_.stats && (__atomic_load_n(&net_.stats->flags, __ATOMIC_ACQUIRE) & uapi::net_dev_gone);
+    }
     [[nodiscard]] std::uint16_t buf_index() const noexcept { return opts_.buf_index; }
 
     // The data area. Views of a temporary region would dangle: not allowed.

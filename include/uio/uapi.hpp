@@ -63,8 +63,11 @@ struct net_stats {
     std::uint64_t copy_count;
     std::uint64_t copy_bytes;
     std::uint64_t refill_rejected;
-    std::uint64_t resv[5];
+    std::uint64_t flags;  // net_dev_gone
+    std::uint64_t resv[4];
 };
+// net_stats::flags: the bound queue's device was unregistered
+inline constexpr std::uint64_t net_dev_gone = 1;
 
 struct ring_hdr {
     std::uint32_t head;
@@ -121,7 +124,9 @@ static_assert(sizeof(region_reg) == sizeof(io_uring_unified_region_reg) &&
               offsetof(region_reg, net_stats) == offsetof(io_uring_unified_region_reg, net_stats) &&
               offsetof(region_reg, rq_tail) == offsetof(io_uring_unified_region_reg, rq_tail));
 static_assert(sizeof(net_stats) == sizeof(io_unified_net_stats) &&
-              offsetof(net_stats, refill_rejected) == offsetof(io_unified_net_stats, refill_rejected));
+              offsetof(net_stats, refill_rejected) == offsetof(io_unified_net_stats, refill_rejected) &&
+              offsetof(net_stats, flags) == offsetof(io_unified_net_stats, flags));
+static_assert(net_dev_gone == IO_UNIFIED_NET_F_DEV_GONE);
 static_assert(sizeof(desc) == sizeof(io_unified_desc) &&
               offsetof(desc, res) == offsetof(io_unified_desc, res) &&
               offsetof(desc, aux) == offsetof(io_unified_desc, aux));

@@ -9,6 +9,8 @@
 
 #include <uio/uio.hpp>
 
+#include "stream.hpp"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -59,10 +61,8 @@ struct Target {
     }
 };
 
-std::byte pattern(std::uint64_t seed, std::uint64_t i)
-{
-    return static_cast<std::byte>((seed * 131 + i * 7 + (i >> 12)) & 0xff);
-}
+using uio_test::pattern;
+using uio_test::send_pattern;
 
 void fill(std::span<std::byte> s, std::uint64_t seed)
 {
@@ -95,20 +95,6 @@ std::pair<int, int> tcp_pair()
     REQUIRE(r >= 0);
     close(listener);
     return {w, r};
-}
-
-// writes @total bytes of pattern @seed to @fd, at most @chunk per send, then closes it
-void send_pattern(int fd, std::uint64_t seed, std::size_t total, std::size_t chunk)
-{
-    std::vector<std::byte> buf(total);
-    fill(buf, seed);
-    for (std::size_t sent = 0; sent < total;) {
-        ssize_t n = send(fd, buf.data() + sent, std::min(total - sent, chunk), 0);
-        if (n <= 0)
-            break;
-        sent += static_cast<std::size_t>(n);
-    }
-    close(fd);
 }
 
 // submits everything queued and returns the completion of @user_data's op

@@ -239,8 +239,7 @@ static void test_net(void)
 	unsigned fragments = 0, rearms = 0;
 	int wfd, rfd, res, vetoed = 0;
 
-	if (t_net_ring_init(&ring, 64, 0) || io_uring_register_buffers_sparse(&ring, 1))
-		t_fail("ring");
+	t_net_ring(&ring);
 	t_net_region_defaults(&r, SIZE, 1u << 20, 256);
 	if (t_net_region_register(&ring, &r))
 		t_fail("region with a device-less binding");

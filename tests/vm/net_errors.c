@@ -60,7 +60,7 @@ static const struct error_case cases[] = {
 	{ "no such device", if_none, -ENODEV },
 	{ "loopback: no memory-provider support", if_lo, -EOPNOTSUPP },
 	{ "rx queue out of range", if_lo_rxq, -ERANGE },
-	{ "netdevsim: no DMA device for its queues", if_nsim, -EOPNOTSUPP },
+	{ "netdevsim with tcp-data-split off", if_nsim, -EINVAL },
 };
 
 /* a netdevsim device with one port; returns the port's ifindex */
@@ -157,8 +157,7 @@ static void valid_then_gone(void)
 	struct io_uring ring;
 	int ret;
 
-	if (t_net_ring_init(&ring, 64, 0) || io_uring_register_buffers_sparse(&ring, 1))
-		t_fail("ring");
+	t_net_ring(&ring);
 	t_net_region_defaults(&r, SIZE, 0, 64);
 	ret = t_net_region_register(&ring, &r);
 	if (ret)
@@ -189,8 +188,7 @@ static void op_errors(void)
 	struct io_uring_sqe *sqe;
 	int ret;
 
-	if (t_net_ring_init(&ring, 64, 0) || io_uring_register_buffers_sparse(&ring, 1))
-		t_fail("ring");
+	t_net_ring(&ring);
 	t_tcp_pair(&wfd, &rfd);
 
 	/* a region without a network binding */
@@ -266,8 +264,7 @@ static void refill_garbage(void)
 	struct t_recv_result res;
 	int wfd, rfd;
 
-	if (t_net_ring_init(&ring, 64, 0) || io_uring_register_buffers_sparse(&ring, 1))
-		t_fail("ring");
+	t_net_ring(&ring);
 	/* a 256 KiB area: 64 buffers, so the refill ring is read many times */
 	t_net_region_defaults(&r, SIZE, 256 * 1024, 256);
 	if (t_net_region_register(&ring, &r))
@@ -309,8 +306,7 @@ static void refill_double(void)
 	uint64_t got = 0, fragments = 0;
 	int wfd, rfd, armed = 0, done = 0;
 
-	if (t_net_ring_init(&ring, 64, 0) || io_uring_register_buffers_sparse(&ring, 1))
-		t_fail("ring");
+	t_net_ring(&ring);
 	t_net_region_defaults(&r, SIZE, 4096, 64);
 	if (t_net_region_register(&ring, &r))
 		t_fail("binding");

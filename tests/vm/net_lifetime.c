@@ -15,12 +15,6 @@
 
 static unsigned soak = 1;
 
-static void ring_with_table(struct io_uring *ring)
-{
-	if (t_net_ring_init(ring, 64, 0) || io_uring_register_buffers_sparse(ring, 1))
-		t_fail("ring");
-}
-
 /* waits for @n fragments of the armed receive, holding them */
 static unsigned wait_fragments(struct io_uring *ring, unsigned n)
 {
@@ -50,7 +44,7 @@ static void teardown_with_fragments_held(void)
 		struct io_uring ring;
 		int wfd, rfd;
 
-		ring_with_table(&ring);
+		t_net_ring(&ring);
 		t_net_region_defaults(&r, SIZE, 0, 64);
 		if (t_net_region_register(&ring, &r))
 			t_fail("round %u: binding", i);
@@ -81,7 +75,7 @@ static void unregister_while_armed(void)
 	char byte = 1;
 	int wfd, rfd;
 
-	ring_with_table(&ring);
+	t_net_ring(&ring);
 	t_net_region_defaults(&r, SIZE, 0, 64);
 	if (t_net_region_register(&ring, &r))
 		t_fail("binding");
@@ -115,7 +109,7 @@ static void shutdown_mid_stream(void)
 	struct io_uring_cqe *cqe;
 	int wfd, rfd, res = 1;
 
-	ring_with_table(&ring);
+	t_net_ring(&ring);
 	t_net_region_defaults(&r, SIZE, 0, 64);
 	if (t_net_region_register(&ring, &r))
 		t_fail("binding");
@@ -169,7 +163,7 @@ static void upstream_interop(void)
 	struct io_uring_zcrx_rqe *rqes;
 	int wfd, rfd, armed = 0, done = 0, ret;
 
-	ring_with_table(&ring);
+	t_net_ring(&ring);
 	t_region_defaults(&r.reg, &r.rd, SIZE, 0);	/* no binding of its own */
 	if (t_region_register(&ring, &r.reg))
 		t_fail("region");

@@ -28,8 +28,7 @@ static unsigned unified_charge(struct io_uring *probe, unsigned before)
 	struct io_uring ring;
 	unsigned charged;
 
-	if (t_net_ring_init(&ring, 64, 0) || io_uring_register_buffers_sparse(&ring, 1))
-		t_fail("ring");
+	t_net_ring(&ring);
 	t_net_region_defaults(&r, DATA, 0, 64);
 	if (t_net_region_register(&ring, &r))
 		t_fail("region with a network binding");

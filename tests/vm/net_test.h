@@ -52,6 +52,13 @@ static inline int t_net_ring_init(struct io_uring *ring, unsigned entries, unsig
 	return io_uring_queue_init_params(entries, ring, &p);
 }
 
+/* a zcrx-ready ring with the one-slot buffer table the region's data area goes in */
+static inline void t_net_ring(struct io_uring *ring)
+{
+	if (t_net_ring_init(ring, 64, 0) || io_uring_register_buffers_sparse(ring, 1))
+		t_fail("a ring with DEFER_TASKRUN, CQE32 and a buffer table");
+}
+
 struct t_net_region {
 	struct io_uring_unified_region_reg reg;
 	struct io_uring_region_desc rd;
@@ -113,6 +120,21 @@ static inline void t_prep_net_recv(struct io_uring *ring, int fd, uint64_t user_
 
 	t_prep_unified(sqe, fd, IORING_UNIFIED_OP_NET, 0, 0, 0);
 	sqe->user_data = user_data;
+}
+
+/*
+ * Ring exit lets a hardware queue go from a workqueue, a moment after
+ * close(): the next registration on that queue can still find it bound
+ * (-EEXIST). Retries @reg(@arg) on -EEXIST for up to 10 s.
+ */
+static inline int t_register_queue(int (*reg)(void *arg), void *arg)
+{
+	double until = t_now() + 10;
+	int ret;
+
+	while ((ret = reg(arg)) == -EEXIST && t_now() < until)
+		usleep(10000);
+	return ret;
 }
 
 /* a writer thread: @len bytes of pattern @seed into @fd, then close it */
