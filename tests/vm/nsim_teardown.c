@@ -161,7 +161,8 @@ static void cancel_receive(struct round *rd, unsigned i)
 	do
 		res = reap(rd, i, 1, UD_RECV);
 	while (res == 1);
-	if (res != -ECANCELED && res != -ENODEV)
+	/* it may have stopped on its own first (CQ full, buffers held) */
+	if (res != -ECANCELED && res != -ENODEV && res != -ENOSPC && res != -ENOMEM)
 		t_fail("round %u: the cancelled receive ended with %d", i, res);
 }
 
@@ -170,6 +171,19 @@ static void stop_feeder(struct round *rd)
 	shutdown(rd->wfd, SHUT_RDWR);
 	pthread_join(rd->feeder.thread, NULL);
 	close(rd->wfd);
+}
+
+/*
+ * Closes the receiving socket with a reset. A plain close() can leave an
+ * orphan waiting on its peer, whose out-of-order queue keeps device buffers,
+ * and so the region's pages and charge, until TCP gives up on it.
+ */
+static void close_reset(int fd)
+{
+	struct linger l = { .l_onoff = 1, .l_linger = 0 };
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+	close(fd);
 }
 
 static void wait_dev_gone(struct round *rd, unsigned i, const char *what)
@@ -215,7 +229,7 @@ static void device_deleted(struct round *rd, unsigned i)
 	}
 	if (t_region_unregister(&rd->ring))
 		t_fail("round %u: unregister after the device went", i);
-	close(rd->rfd);
+	close_reset(rd->rfd);
 	io_uring_queue_exit(&rd->ring);
 }
 
@@ -223,7 +237,7 @@ static void namespace_removed(struct round *rd, unsigned i)
 {
 	stop_feeder(rd);
 	cancel_receive(rd, i);
-	close(rd->rfd);
+	close_reset(rd->rfd);
 	/* the last reference to B's namespace: it is dismantled, its port too */
 	t_netns_enter(rd->pair.ns_init);
 	close(rd->pair.ns_b);
@@ -238,7 +252,7 @@ static void ring_exit(struct round *rd, unsigned i)
 	(void)i;
 	io_uring_queue_exit(&rd->ring);		/* receive armed, buffers held */
 	stop_feeder(rd);
-	close(rd->rfd);
+	close_reset(rd->rfd);
 }
 
 static void one_round(unsigned i)
