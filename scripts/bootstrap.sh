@@ -5,6 +5,8 @@
 # Newer packages (liburing 2.15, libbpf 1.4, Catch2 3, bpftool, linux-source-7.3) come
 # from newer suites through a private sources list and a private package index, pinned
 # so that nothing else is upgraded: the system's own apt configuration is never touched.
+# The private list is the machine's own Debian archives (scripts/apt-sources.sh reads
+# them from apt's configuration) plus the newer suites on the same archive.
 #
 # Environment:
 #   UIO_CACHE         cache root (default /var/cache/uio)
@@ -30,15 +32,14 @@ newer_pkgs=(
 
 apt_private() {
 	local dir="$UIO_CACHE/apt"
+	[[ -z ${apt_opts+set} ]] || return 0
 	mkdir -p "$dir/lists/partial" "$dir/archives/partial"
-	cat >"$dir/sources.list" <<SRC
-deb http://deb.debian.org/debian bookworm main
-deb http://deb.debian.org/debian bookworm-updates main
-deb http://deb.debian.org/debian-security bookworm-security main
-deb http://deb.debian.org/debian bookworm-backports main
-deb http://deb.debian.org/debian trixie-backports main
-deb http://deb.debian.org/debian sid main
-SRC
+	# this machine's Debian archives (mirror, cache, ...) with bookworm-backports,
+	# trixie-backports and sid added on the main one; says what is missing if none
+	rm -rf "$dir/keys"
+	"$UIO_ROOT/scripts/apt-sources.sh" --keydir "$dir/keys" >"$dir/sources.list.new" || exit 1
+	mv "$dir/sources.list.new" "$dir/sources.list"
+	log "packages: sources from this machine's apt configuration: $(grep -c '^deb ' "$dir/sources.list") suites in $dir/sources.list"
 	# Newer suites never win by default: only packages named with /suite come from them.
 	cat >"$dir/preferences" <<PREF
 Package: *
@@ -52,6 +53,14 @@ PREF
 	apt_opts=(-o "Dir::Etc::SourceList=$dir/sources.list" -o Dir::Etc::SourceParts=/dev/null
 		  -o "Dir::Etc::Preferences=$dir/preferences" -o Dir::Etc::PreferencesParts=/dev/null
 		  -o "Dir::State::Lists=$dir/lists" -o "Dir::Cache::Archives=$dir/archives")
+}
+
+apt_updated=0
+apt_update() {
+	((apt_updated == 0)) || return 0
+	apt-get "${apt_opts[@]}" update -qq ||
+		die "apt-get update failed on $UIO_CACHE/apt/sources.list (made from this machine's apt sources by scripts/apt-sources.sh)"
+	apt_updated=1
 }
 
 missing_pkgs() {
@@ -84,7 +93,7 @@ install_packages() {
 	export DEBIAN_FRONTEND=noninteractive
 	apt_private
 	log "packages: installing ${sys[*]} ${new[*]}"
-	apt-get "${apt_opts[@]}" update -qq
+	apt_update
 	apt-get "${apt_opts[@]}" install -y -qq --no-install-recommends "${sys[@]}" "${new[@]}" >/dev/null
 	dpkg --compare-versions "$(dpkg-query -W -f='${Version}' libc6)" lt 2.37 ||
 		die "libc6 was upgraded; refusing to continue"
@@ -112,7 +121,7 @@ fetch_kernel_source() {
 		tmp="$UIO_CACHE/src/deb"
 		mkdir -p "$tmp"
 		if ! compgen -G "$tmp/linux-source-7.3_*.deb" >/dev/null; then
-			apt-get "${apt_opts[@]}" update -qq
+			apt_update
 			(cd "$tmp" && apt-get "${apt_opts[@]}" download linux-source-7.3/trixie-backports)
 		fi
 		log "kernel source: unpacking $(basename "$tmp"/linux-source-7.3_*.deb)"
