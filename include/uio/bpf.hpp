@@ -40,6 +40,8 @@ public:
     [[nodiscard]] static Result<BpfOps, BpfError> attach(Ring<Sqe, Cqe>& ring, const char* path,
                                                          Configure&& configure)
     {
+        if (!ring)
+            return BpfError{make_error_code(errc::empty), {}};
         BpfOps ops;
         ops.log_ = std::make_unique<char[]>(log_size);
         LIBBPF_OPTS(bpf_object_open_opts, opts, .kernel_log_buf = ops.log_.get(), .kernel_log_size = log_size,
@@ -62,7 +64,7 @@ public:
         }
         if (!struct_ops)
             return BpfError{errno_code(EINVAL), {}};
-        if (auto err = set_ring_fd(ops.obj_, struct_ops, ring.native()->ring_fd); err)
+        if (auto err = set_ring_fd(ops.obj_, struct_ops, ring.fd()); err)
             return BpfError{err, {}};
 
         if (int ret = bpf_object__load(ops.obj_); ret)
@@ -99,6 +101,10 @@ public:
     BpfOps& operator=(const BpfOps&) = delete;
     // Detaches: an op running the program finishes; later ones fail with ENOENT.
     ~BpfOps() { release(); }
+
+    // false once moved from (nothing attached)
+    [[nodiscard]] bool valid() const noexcept { return link_ != nullptr; }
+    explicit operator bool() const noexcept { return valid(); }
 
 private:
     static constexpr std::size_t log_size = 1 << 20;

@@ -18,6 +18,7 @@ enum class errc {
     unsupported_by_kernel = 1,  // the running kernel lacks the feature (probed)
     out_of_bounds,              // an offset or length outside the region
     wrong_backend,              // asked for a backend that cannot run here
+    empty,                      // the object is empty: moved from
 };
 
 class error_category final : public std::error_category {
@@ -29,6 +30,7 @@ public:
         case errc::unsupported_by_kernel: return "not supported by this kernel";
         case errc::out_of_bounds: return "offset or length outside the region";
         case errc::wrong_backend: return "the requested backend cannot run on this kernel";
+        case errc::empty: return "the object is empty (moved from)";
         }
         return "unknown uio error";
     }

@@ -39,7 +39,7 @@ struct ReceiveOptions {
 };
 
 namespace detail {
-enum class ReceiveKind : std::uint8_t { provided_buffers, unified_net, recv_zc };
+enum class ReceiveKind : std::uint8_t { provided_buffers, unified_net, recv_zc, none };
 
 // What a Receiver and its Fragments share, so neither outlives it. The Ring
 // and the region must outlive both.
@@ -89,14 +89,14 @@ struct ReceiveState {
 class Fragment {
 public:
     Fragment(Fragment&& o) noexcept
-        : state_(std::move(o.state_)), offset_(o.offset_), len_(o.len_) {}
+        : state_(std::move(o.state_)), offset_(std::exchange(o.offset_, 0)), len_(std::exchange(o.len_, 0u)) {}
     Fragment& operator=(Fragment&& o) noexcept
     {
         if (this != &o) {
             release();
             state_ = std::move(o.state_);
-            offset_ = o.offset_;
-            len_ = o.len_;
+            offset_ = std::exchange(o.offset_, 0);
+            len_ = std::exchange(o.len_, 0u);
         }
         return *this;
     }
@@ -104,7 +104,16 @@ public:
     Fragment& operator=(const Fragment&) = delete;
     ~Fragment() { release(); }
 
-    [[nodiscard]] std::span<const std::byte> data() const noexcept { return {state_->data + offset_, len_}; }
+    // false once moved from: an empty Fragment has no bytes (data() is empty)
+    [[nodiscard]] bool valid() const noexcept { return state_ != nullptr; }
+    explicit operator bool() const noexcept { return valid(); }
+
+    [[nodiscard]] std::span<const std::byte> data() const noexcept
+    {
+        if (!state_)
+            return {};
+        return {state_->data + offset_, len_};
+    }
     [[nodiscard]] std::uint64_t region_offset() const noexcept { return offset_; }
 
 private:
@@ -148,6 +157,9 @@ public:
             sqe->flags |= IOSQE_BUFFER_SELECT;
             sqe->buf_group = static_cast<std::uint16_t>(id_);
             break;
+        case detail::ReceiveKind::none:  // an empty Receiver's: completes with EBADF
+            io_uring_prep_recv(sqe, -1, nullptr, 0, 0);
+            return;
         }
         sqe->flags |= F::sqe_flags;
     }
@@ -175,6 +187,8 @@ public:
     [[nodiscard]] static Result<Receiver> create(Ring<Sqe, Cqe>& ring, UnifiedRegion<Sqe, Cqe>& region,
                                                  const ReceiveOptions& opts) noexcept
     {
+        if (!ring || !region)
+            return errc::empty;
         auto state = std::make_shared<detail::ReceiveState>();
         state->ring = ring.native();
         state->data = region.data().data();
@@ -207,11 +221,18 @@ public:
         return Receiver(std::move(state));
     }
 
+    // false once moved from: an empty Receiver's arm() builds a receive that
+    // completes with EBADF, and take() says stopped (errc::empty)
+    [[nodiscard]] bool valid() const noexcept { return state_ != nullptr; }
+    explicit operator bool() const noexcept { return valid(); }
+
     // The receive for @socket: push it with a user_data of your choice. It
     // stays armed (IORING_CQE_F_MORE) until the stream ends or it stops.
     template <FileRef F>
     [[nodiscard]] NetReceive<F> arm(F socket) const noexcept
     {
+        if (!state_)
+            return NetReceive<F>(socket, detail::ReceiveKind::none, 0);
         const std::uint32_t id = state_->kind == detail::ReceiveKind::provided_buffers ? state_->group
                                                                                         : state_->net.zcrx_id;
         return NetReceive<F>(socket, state_->kind, id);
@@ -225,6 +246,10 @@ public:
     [[nodiscard]] ReceiveStatus take(const Completion<Cqe>& c, std::optional<Fragment>& out) noexcept
     {
         error_ = {};
+        if (!state_) {
+            error_ = errc::empty;
+            return ReceiveStatus::stopped;
+        }
         if (state_->kind == detail::ReceiveKind::provided_buffers) {
             if (c.res() > 0 && (c.flags() & IORING_CQE_F_BUFFER)) {
                 const auto bid = static_cast<std::uint16_t>(c.flags() >> IORING_CQE_BUFFER_SHIFT);
@@ -251,11 +276,11 @@ public:
 
     [[nodiscard]] ReceivePath path() const noexcept
     {
-        return state_->kind == detail::ReceiveKind::provided_buffers ? ReceivePath::provided_buffers
-                                                                     : ReceivePath::zero_copy;
+        return !state_ || state_->kind == detail::ReceiveKind::provided_buffers ? ReceivePath::provided_buffers
+                                                                                : ReceivePath::zero_copy;
     }
-    // provided buffers: how many; zero copy: 0 (the binding's area decides)
-    [[nodiscard]] std::uint32_t buffers() const noexcept { return state_->entries; }
+    // provided buffers: how many; zero copy and empty: 0
+    [[nodiscard]] std::uint32_t buffers() const noexcept { return state_ ? state_->entries : 0; }
 
 private:
     explicit Receiver(std::shared_ptr<detail::ReceiveState> state) noexcept : state_(std::move(state)) {}

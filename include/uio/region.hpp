@@ -122,6 +122,8 @@ public:
     // outlive the region (moving the Ring is fine).
     [[nodiscard]] static Result<UnifiedRegion> create(Ring<Sqe, Cqe>& ring, const RegionOptions& opts) noexcept
     {
+        if (!ring)
+            return errc::empty;
         if (!opts.data_size || opts.data_size % page_size())
             return errno_code(EINVAL);
         // received fragments are named by the second half of a 32-byte CQE
@@ -174,6 +176,11 @@ public:
     UnifiedRegion& operator=(const UnifiedRegion&) = delete;
     ~UnifiedRegion() { release(); }
 
+    // false once moved from: an empty region has no data (data() is empty,
+    // size() 0) and every span, operation and batch fails with errc::empty
+    [[nodiscard]] bool valid() const noexcept { return ring_ != nullptr; }
+    explicit operator bool() const noexcept { return valid(); }
+
     [[nodiscard]] Backend backend() const noexcept { return backend_; }
     [[nodiscard]] RegionCosts costs() const noexcept
     {
@@ -186,7 +193,7 @@ public:
                 .storage_copies_per_byte = 0,
                 .receive_copies_per_byte = nic_writes ? 0u : 1u};
     }
-    [[nodiscard]] std::size_t size() const noexcept { return opts_.data_size; }
+    [[nodiscard]] std::size_t size() const noexcept { return valid() ? opts_.data_size : 0; }
     [[nodiscard]] ReceivePath receive_path() const noexcept
     {
         return net_.rqes ? ReceivePath::zero_copy : ReceivePath::provided_buffers;
@@ -207,12 +214,19 @@ public:
     [[nodiscard]] std::uint16_t buf_index() const noexcept { return opts_.buf_index; }
 
     // The data area. Views of a temporary region would dangle: not allowed.
-    [[nodiscard]] std::span<std::byte> data() & noexcept { return {map_, opts_.data_size}; }
+    [[nodiscard]] std::span<std::byte> data() & noexcept
+    {
+        if (!valid())
+            return {};
+        return {map_, opts_.data_size};
+    }
     std::span<std::byte> data() && = delete;
 
     // [offset, offset + len) of the data area, bounds-checked.
     [[nodiscard]] Result<std::span<std::byte>> subspan(std::uint64_t offset, std::uint64_t len) & noexcept
     {
+        if (!valid())
+            return errc::empty;
         if (!in_bounds(offset, len))
             return errc::out_of_bounds;
         return std::span<std::byte>(map_ + offset, len);
@@ -223,6 +237,8 @@ public:
     // on the native backend, the pointer on the compat backend.
     [[nodiscard]] Result<FixedSpan> fixed(std::uint64_t offset, std::uint32_t len) const noexcept
     {
+        if (!valid())
+            return errc::empty;
         if (!in_bounds(offset, len))
             return errc::out_of_bounds;
         const std::uint64_t addr =
@@ -269,6 +285,8 @@ public:
     // The BPF stage alone, over bytes already in the region.
     [[nodiscard]] Result<UnifiedCompute> compute(std::uint64_t offset, std::uint32_t len) const noexcept
     {
+        if (!valid())
+            return errc::empty;
         if (backend_ != Backend::native)
             return errc::unsupported_by_kernel;
         if (!in_bounds(offset, len))
@@ -296,6 +314,8 @@ public:
     // The ring must have no other operations in flight while this runs.
     [[nodiscard]] Result<std::vector<BatchResult>> run_batch(Ring<Sqe, Cqe>& ring, std::span<const BatchOp> ops)
     {
+        if (!valid() || !ring)
+            return errc::empty;
         std::vector<BatchResult> results;
         results.reserve(ops.size());
         while (results.size() < ops.size()) {

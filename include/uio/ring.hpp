@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <system_error>
+#include <utility>
 
 #include "error.hpp"
 #include "uapi.hpp"
@@ -162,11 +163,39 @@ struct RingDeleter {
         delete ring;
     }
 };
+
+// What an empty (moved-from) Ring points at: a queue with no entries and no
+// fd. liburing's inline helpers read it safely - io_uring_get_sqe() finds it
+// full, io_uring_for_each_cqe() finds it empty, and a submit that would enter
+// the kernel does so on fd -1 (EBADF) - so push(), submit() and drain() need
+// no check of their own on the hot path. Nothing ever writes to it.
+inline constinit unsigned empty_ring_word[2] = {0, 0};
+[[nodiscard]] consteval io_uring make_empty_ring() noexcept
+{
+    io_uring r{};
+    r.sq.khead = &empty_ring_word[0];
+    r.sq.ktail = &empty_ring_word[0];
+    r.sq.kflags = &empty_ring_word[1];
+    r.sq.kdropped = &empty_ring_word[1];
+    r.cq.khead = &empty_ring_word[0];
+    r.cq.ktail = &empty_ring_word[0];
+    r.cq.koverflow = &empty_ring_word[1];
+    r.ring_fd = -1;
+    r.enter_ring_fd = -1;
+    return r;
+}
+inline constinit io_uring empty_ring = make_empty_ring();
 } // namespace detail
 
 // An owning io_uring. The liburing state lives on the heap, so moving a Ring
 // with operations in flight is safe: the kernel and liburing only ever see the
 // heap object, and the move transfers it whole.
+//
+// A moved-from Ring is empty (valid() is false): push() returns false,
+// submit() submits nothing, submit_and_wait(), wait() and the registration
+// calls fail (errc::empty, or EBADF from the kernel), peek() and drain() find
+// nothing, and regions cannot be created on it. Assigning a Ring to it makes
+// it usable again.
 template <SqeSize Sqe = Sqe64, CqeSize Cqe = Cqe16>
 class Ring {
 public:
@@ -208,15 +237,29 @@ public:
         return Ring(std::move(ring));
     }
 
-    Ring(Ring&&) noexcept = default;
-    Ring& operator=(Ring&&) noexcept = default;
+    Ring(Ring&& o) noexcept : owner_(std::move(o.owner_)), ring_(std::exchange(o.ring_, &detail::empty_ring)) {}
+    Ring& operator=(Ring&& o) noexcept
+    {
+        if (this != &o) {
+            owner_ = std::move(o.owner_);
+            ring_ = std::exchange(o.ring_, &detail::empty_ring);
+        }
+        return *this;
+    }
+    Ring(const Ring&) = delete;
+    Ring& operator=(const Ring&) = delete;
 
-    // Queues @op; false when the submission queue is full (submit, then retry).
+    // false once moved from
+    [[nodiscard]] bool valid() const noexcept { return owner_ != nullptr; }
+    explicit operator bool() const noexcept { return valid(); }
+
+    // Queues @op; false when the submission queue is full (submit, then
+    // retry) or the ring is empty.
     template <class Op>
         requires FitsRing<Op, Sqe, Cqe>
     [[nodiscard]] bool push(const Op& op, std::uint64_t user_data = 0) noexcept
     {
-        io_uring_sqe* sqe = io_uring_get_sqe(ring_.get());
+        io_uring_sqe* sqe = io_uring_get_sqe(ring_);
         if (!sqe) [[unlikely]]
             return false;
         op.prep(sqe);
@@ -229,7 +272,7 @@ public:
         requires FitsRing<Op, Sqe, Cqe>
     [[nodiscard]] bool push(const Op& op, std::uint64_t user_data, std::uint8_t sqe_flags) noexcept
     {
-        io_uring_sqe* sqe = io_uring_get_sqe(ring_.get());
+        io_uring_sqe* sqe = io_uring_get_sqe(ring_);
         if (!sqe) [[unlikely]]
             return false;
         op.prep(sqe);
@@ -238,18 +281,19 @@ public:
         return true;
     }
 
-    // Returns the number of SQEs submitted.
-    [[nodiscard]] Result<unsigned> submit() noexcept { return count(io_uring_submit(ring_.get())); }
+    // Returns the number of SQEs submitted (0 on an empty ring; waiting on
+    // one fails with EBADF).
+    [[nodiscard]] Result<unsigned> submit() noexcept { return count(io_uring_submit(ring_)); }
     [[nodiscard]] Result<unsigned> submit_and_wait(unsigned wait_nr) noexcept
     {
-        return count(io_uring_submit_and_wait(ring_.get(), wait_nr));
+        return count(io_uring_submit_and_wait(ring_, wait_nr));
     }
 
     // The next completion if one is ready; mark it seen() when done with it.
     [[nodiscard]] std::optional<completion> peek() noexcept
     {
         io_uring_cqe* cqe = nullptr;
-        if (io_uring_peek_cqe(ring_.get(), &cqe) != 0)
+        if (!valid() || io_uring_peek_cqe(ring_, &cqe) != 0)
             return std::nullopt;
         return completion(cqe);
     }
@@ -257,16 +301,20 @@ public:
     // Waits for the next completion; mark it seen() when done with it.
     [[nodiscard]] Result<completion> wait() noexcept
     {
+        if (!valid())
+            return errc::empty;
         io_uring_cqe* cqe = nullptr;
-        int ret = io_uring_wait_cqe(ring_.get(), &cqe);
+        int ret = io_uring_wait_cqe(ring_, &cqe);
         if (ret < 0)
             return errno_code(ret);
         return completion(cqe);
     }
 
+    // Retires @c, a completion of this ring (a no-op on an empty ring).
     void seen(const completion& c) noexcept
     {
-        io_uring_cqe_seen(ring_.get(), const_cast<io_uring_cqe*>(c.native()));
+        if (valid())
+            io_uring_cqe_seen(ring_, const_cast<io_uring_cqe*>(c.native()));
     }
 
     // Calls f(completion) for every ready completion and retires them with one
@@ -277,21 +325,24 @@ public:
     {
         io_uring_cqe* cqe;
         unsigned head, n = 0;
-        io_uring_for_each_cqe(ring_.get(), head, cqe)
+        io_uring_for_each_cqe(ring_, head, cqe)
         {
             f(completion(cqe));
             ++n;
         }
-        io_uring_cq_advance(ring_.get(), n);
+        io_uring_cq_advance(ring_, n);
         return n;
     }
 
-    [[nodiscard]] unsigned sq_space_left() const noexcept { return io_uring_sq_space_left(ring_.get()); }
+    [[nodiscard]] unsigned sq_space_left() const noexcept { return io_uring_sq_space_left(ring_); }
 
+    // what the kernel supports (nothing, for an empty ring)
     [[nodiscard]] Probe probe() const noexcept
     {
         Probe probe;
-        if (io_uring_probe* p = io_uring_get_probe_ring(ring_.get())) {
+        if (!valid())
+            return probe;
+        if (io_uring_probe* p = io_uring_get_probe_ring(ring_)) {
             for (int i = 0; i < p->ops_len; ++i)
                 if (p->ops[i].flags & IO_URING_OP_SUPPORTED)
                     probe.opcodes.set(p->ops[i].op);
@@ -305,25 +356,31 @@ public:
         return probe;
     }
 
-    // the io_uring fd (registered rings still have one) and the liburing state
+    // the io_uring fd (registered rings still have one; -1 when empty) and
+    // the liburing state (nullptr when empty)
     [[nodiscard]] int fd() const noexcept { return ring_->ring_fd; }
-    [[nodiscard]] io_uring* native() noexcept { return ring_.get(); }
-    [[nodiscard]] const io_uring* native() const noexcept { return ring_.get(); }
+    [[nodiscard]] io_uring* native() noexcept { return owner_.get(); }
+    [[nodiscard]] const io_uring* native() const noexcept { return owner_.get(); }
 
-    // io_uring_register() on this ring
+    // io_uring_register() on this ring (-EBADF when empty)
     [[nodiscard]] int register_raw(unsigned opcode, void* arg, unsigned nr_args) noexcept
     {
-        return io_uring_register(ring_->ring_fd, opcode, arg, nr_args);
+        if (!valid())
+            return -EBADF;  // fd -1 would name no ring at all: "blind" registrations
+        return io_uring_register(static_cast<unsigned>(ring_->ring_fd), opcode, arg, nr_args);
     }
 
     // a sparse fixed-buffer table of @nr slots
     [[nodiscard]] Result<void> register_buffers_sparse(unsigned nr) noexcept
     {
-        return check(io_uring_register_buffers_sparse(ring_.get(), nr));
+        if (!valid())
+            return errc::empty;
+        return check(io_uring_register_buffers_sparse(ring_, nr));
     }
 
 private:
-    explicit Ring(std::unique_ptr<io_uring, detail::RingDeleter> ring) noexcept : ring_(std::move(ring)) {}
+    explicit Ring(std::unique_ptr<io_uring, detail::RingDeleter> ring) noexcept
+        : owner_(std::move(ring)), ring_(owner_.get()) {}
 
     static Result<unsigned> count(int ret) noexcept
     {
@@ -332,7 +389,8 @@ private:
         return static_cast<unsigned>(ret);
     }
 
-    std::unique_ptr<io_uring, detail::RingDeleter> ring_;
+    std::unique_ptr<io_uring, detail::RingDeleter> owner_;
+    io_uring* ring_ = &detail::empty_ring;  // owner_, or the empty ring: never null
 };
 
 // The ring NVMe passthrough needs: 128-byte SQEs and 32-byte CQEs.

@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: MIT
+// The library's API contracts on the host: moved-from objects, Result,
+// builders, drain(), NVMe commands. Nothing here needs a device.
+#include <catch2/catch_test_macros.hpp>
+
+#include <uio/uio.hpp>
+
+#include "support.hpp"
+
+#include <cstring>
+#include <optional>
+#include <utility>
+
+namespace {
+
+using Ring = uio::Ring<uio::Sqe64, uio::Cqe16>;
+using Region = uio::UnifiedRegion<uio::Sqe64, uio::Cqe16>;
+using Receiver = uio::Receiver<uio::Sqe64, uio::Cqe16>;
+
+Region make_region(Ring& ring, std::size_t size = 1u << 20)
+{
+    auto region = Region::create(ring, {.data_size = size});
+    REQUIRE(region);
+    return std::move(*region);
+}
+
+} // namespace
+
+TEST_CASE("a moved-from Ring is empty and every call on it is defined", "[moved-from]")
+{
+    Ring ring = uio_test::make_ring<uio::Sqe64, uio::Cqe16>();
+    CHECK(ring.valid());
+    CHECK(static_cast<bool>(ring));
+    Ring other = std::move(ring);
+    CHECK(other);
+    CHECK_FALSE(ring.valid());  // NOLINT(bugprone-use-after-move): the state under test
+    CHECK_FALSE(ring);
+    CHECK(ring.native() == nullptr);
+    CHECK(ring.fd() == -1);
+    CHECK(ring.sq_space_left() == 0);
+    CHECK_FALSE(ring.push(uio::Nop{}, 1));
+    CHECK_FALSE(ring.push(uio::Nop{}, 1, IOSQE_ASYNC));
+    auto submitted = ring.submit();
+    CHECK((!submitted || *submitted == 0));
+    CHECK_FALSE(ring.submit_and_wait(1));
+    CHECK_FALSE(ring.peek());
+    auto waited = ring.wait();
+    REQUIRE_FALSE(waited);
+    CHECK(waited.error() == uio::errc::empty);
+    CHECK(ring.drain([](const Ring::completion&) {}) == 0);
+    CHECK(ring.probe().opcodes.none());
+    CHECK(ring.register_raw(IORING_UNREGISTER_BUFFERS, nullptr, 0) == -EBADF);
+    CHECK(ring.register_buffers_sparse(4).error() == uio::errc::empty);
+    auto region = Region::create(ring, {.data_size = 1u << 20});
+    REQUIRE_FALSE(region);
+    CHECK(region.error() == uio::errc::empty);
+
+    // the moved-to ring works, and assigning makes the empty one usable again
+    REQUIRE(other.push(uio::Nop{}, 5));
+    REQUIRE(other.submit_and_wait(1));
+    auto c = other.wait();
+    REQUIRE(c);
+    CHECK(c->user_data() == 5);
+    other.seen(*c);
+    ring = std::move(other);
+    CHECK(ring);
+    CHECK_FALSE(other);  // NOLINT(bugprone-use-after-move)
+    REQUIRE(ring.push(uio::Nop{}, 6));
+    CHECK(ring.submit_and_wait(1));
+    CHECK(ring.drain([](const Ring::completion& done) { CHECK(done.user_data() == 6); }) == 1);
+}
+
+TEST_CASE("a moved-from UnifiedRegion is empty", "[moved-from]")
+{
+    Ring ring = uio_test::make_ring<uio::Sqe64, uio::Cqe16>();
+    Region region = make_region(ring);
+    CHECK(region.valid());
+    Region moved = std::move(region);
+    CHECK(moved);
+    CHECK_FALSE(region);  // NOLINT(bugprone-use-after-move)
+    CHECK(region.data().empty());
+    CHECK(region.data().data() == nullptr);
+    CHECK(region.size() == 0);
+    CHECK(region.subspan(0, 4096).error() == uio::errc::empty);
+    CHECK(region.fixed(0, 4096).error() == uio::errc::empty);
+    CHECK(region.write_to(uio::Fd{0}, 0, 4096, 0).error() == uio::errc::empty);
+    CHECK(region.read_from(uio::Fd{0}, 0, 4096, 0).error() == uio::errc::empty);
+    CHECK(region.send(uio::Fd{0}, 0, 4096).error() == uio::errc::empty);
+    const uio::BatchOp op{.user_data = 1, .region_offset = 0, .len = 4096, .device_offset = 0, .fd = 0, .write = false};
+    CHECK(region.run_batch(ring, std::span(&op, 1)).error() == uio::errc::empty);
+    CHECK(region.costs().pins == 0);
+    // the moved-to region still has its memory
+    CHECK(moved.data().size() == (1u << 20));
+    moved.data()[0] = std::byte{1};
+    region = std::move(moved);
+    CHECK(region);
+    CHECK(region.data()[0] == std::byte{1});
+}
+
+TEST_CASE("moved-from Fragments and Receivers are empty", "[moved-from]")
+{
+    Ring ring = uio_test::make_ring<uio::Sqe64, uio::Cqe16>();
+    Region region = make_region(ring);
+    auto receiver = Receiver::create(ring, region, {.buffer_size = 65536, .group = 2});
+    REQUIRE(receiver);
+    CHECK(receiver->valid());
+    uio::Fragment frag = uio_test::receive_one(ring, *receiver, 100, std::byte{0x5a});
+    REQUIRE(frag);
+    REQUIRE(frag.data().size() == 100);
+    uio::Fragment moved = std::move(frag);
+    CHECK_FALSE(frag);  // NOLINT(bugprone-use-after-move)
+    CHECK(frag.data().empty());
+    CHECK(moved.data().size() == 100);
+    CHECK(moved.data()[99] == std::byte{0x5a});
+
+    Receiver taken = std::move(*receiver);
+    CHECK_FALSE(*receiver);
+    CHECK(receiver->buffers() == 0);
+    CHECK(taken.buffers() == 16);
+    // an empty receiver's receive completes with EBADF; take() reports it stopped
+    REQUIRE(ring.push(receiver->arm(uio::Fd{0}), 9));
+    REQUIRE(ring.submit());
+    bool seen = false;
+    while (!seen) {
+        auto c = ring.wait();
+        REQUIRE(c);
+        if (c->user_data() == 9) {
+            CHECK(c->errc() == std::errc::bad_file_descriptor);
+            std::optional<uio::Fragment> out;
+            CHECK(receiver->take(*c, out) == uio::ReceiveStatus::stopped);
+            CHECK(receiver->error() == uio::errc::empty);
+            CHECK_FALSE(out);
+            seen = true;
+        }
+        ring.seen(*c);
+    }
+    Region gone = std::move(region);
+    CHECK(Receiver::create(ring, region, {}).error() == uio::errc::empty);
+}
