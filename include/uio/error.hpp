@@ -19,6 +19,7 @@ enum class errc {
     out_of_bounds,              // an offset or length outside the region
     wrong_backend,              // asked for a backend that cannot run here
     empty,                      // the object is empty: moved from
+    wrong_ring,                 // the object was made on another ring
 };
 
 class error_category final : public std::error_category {
@@ -31,6 +32,7 @@ public:
         case errc::out_of_bounds: return "offset or length outside the region";
         case errc::wrong_backend: return "the requested backend cannot run on this kernel";
         case errc::empty: return "the object is empty (moved from)";
+        case errc::wrong_ring: return "the object was made on another ring";
         }
         return "unknown uio error";
     }

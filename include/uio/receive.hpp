@@ -13,10 +13,12 @@
 #pragma once
 
 #include <liburing.h>
+#include <sys/mman.h>
 
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <optional>
 #include <span>
 #include <type_traits>
@@ -41,12 +43,52 @@ struct ReceiveOptions {
 namespace detail {
 enum class ReceiveKind : std::uint8_t { provided_buffers, unified_net, recv_zc, none };
 
-// What a Receiver and its Fragments share, so neither outlives it. The Ring
-// and the region must outlive both.
+// What a Receiver and its Fragments share. It co-owns the region's state
+// (and so the ring's), so a Fragment can be read and released after the
+// Receiver, the region and the Ring are gone.
 struct ReceiveState {
+    explicit ReceiveState(std::shared_ptr<RegionState> region) noexcept
+        : region(std::move(region)), data(this->region->map) {}
+    ReceiveState(const ReceiveState&) = delete;
+    ReceiveState& operator=(const ReceiveState&) = delete;
+    ~ReceiveState()
+    {
+        if (!br)
+            return;
+        io_uring_buf_reg reg{};
+        reg.bgid = group;
+        (void)region->core->reg(IORING_UNREGISTER_PBUF_RING, &reg, 1);
+        munmap(br, br_len());
+    }
+
+    [[nodiscard]] std::size_t br_len() const noexcept { return std::size_t{entries} * sizeof(io_uring_buf); }
+
+    // a provided-buffer ring of @n entries for group @bgid (what
+    // io_uring_setup_buf_ring() does, on the ring's own fd)
+    [[nodiscard]] int setup_buf_ring(std::uint32_t n, std::uint16_t bgid) noexcept
+    {
+        void* p = mmap(nullptr, std::size_t{n} * sizeof(io_uring_buf), PROT_READ | PROT_WRITE,
+                       MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+        if (p == MAP_FAILED)
+            return -errno;
+        io_uring_buf_reg reg{};
+        reg.ring_addr = reinterpret_cast<std::uintptr_t>(p);
+        reg.ring_entries = n;
+        reg.bgid = bgid;
+        if (int ret = region->core->reg(IORING_REGISTER_PBUF_RING, &reg, 1); ret < 0) {
+            munmap(p, std::size_t{n} * sizeof(io_uring_buf));
+            return ret;
+        }
+        br = static_cast<io_uring_buf_ring*>(p);
+        io_uring_buf_ring_init(br);
+        entries = n;
+        group = bgid;
+        return 0;
+    }
+
+    const std::shared_ptr<RegionState> region;
     ReceiveKind kind = ReceiveKind::provided_buffers;
-    io_uring* ring = nullptr;
-    std::byte* data = nullptr;  // the region's data area
+    std::byte* const data;  // the region's data area
     // provided buffers
     io_uring_buf_ring* br = nullptr;
     std::uint64_t area_offset = 0;
@@ -55,15 +97,6 @@ struct ReceiveState {
     std::uint16_t group = 0;
     // zero copy
     NetRing net{};
-
-    ReceiveState() = default;
-    ReceiveState(const ReceiveState&) = delete;
-    ReceiveState& operator=(const ReceiveState&) = delete;
-    ~ReceiveState()
-    {
-        if (br)
-            io_uring_free_buf_ring(ring, br, entries, group);
-    }
 
     void give_back(std::uint64_t region_offset, std::uint32_t len) noexcept
     {
@@ -189,13 +222,18 @@ public:
     {
         if (!ring || !region)
             return errc::empty;
-        auto state = std::make_shared<detail::ReceiveState>();
-        state->ring = ring.native();
-        state->data = region.data().data();
+        if (!region.belongs_to(ring))
+            return errc::wrong_ring;
+        std::shared_ptr<detail::ReceiveState> state;
+        try {
+            state = std::make_shared<detail::ReceiveState>(region.s_);
+        } catch (const std::bad_alloc&) {
+            return errno_code(ENOMEM);
+        }
         if (region.receive_path() == ReceivePath::zero_copy) {
             state->kind = region.backend() == Backend::native ? detail::ReceiveKind::unified_net
                                                                : detail::ReceiveKind::recv_zc;
-            state->net = region.net_;
+            state->net = region.s_->net;
             return Receiver(std::move(state));
         }
 
@@ -205,14 +243,10 @@ public:
             return errno_code(EINVAL);  // the kernel wants a power-of-two count
         if (!region.subspan(opts.area_offset, len))
             return errc::out_of_bounds;
-        int err = 0;
-        state->br = io_uring_setup_buf_ring(ring.native(), static_cast<unsigned>(entries), opts.group, 0, &err);
-        if (!state->br)
-            return errno_code(err);
+        if (int ret = state->setup_buf_ring(static_cast<std::uint32_t>(entries), opts.group); ret < 0)
+            return errno_code(ret);
         state->area_offset = opts.area_offset;
         state->buffer_size = opts.buffer_size;
-        state->entries = static_cast<std::uint32_t>(entries);
-        state->group = opts.group;
         for (std::uint32_t bid = 0; bid < state->entries; ++bid)
             io_uring_buf_ring_add(state->br, state->data + opts.area_offset + std::size_t{bid} * opts.buffer_size,
                                   opts.buffer_size, static_cast<std::uint16_t>(bid),

@@ -13,6 +13,8 @@
 #include <algorithm>
 #include <type_traits>
 #include <cstring>
+#include <memory>
+#include <new>
 #include <span>
 #include <utility>
 #include <vector>
@@ -115,16 +117,215 @@ class RegionIo;
 template <FileRef F>
 class RegionSend;
 
+namespace detail {
+// A region's registration and mapping, co-owned by the UnifiedRegion and the
+// receivers and fragments made from it; it holds the ring's core in turn. The
+// last owner unregisters and unmaps, on the ring the region was made on.
+class RegionState {
+public:
+    RegionState(std::shared_ptr<RingCore> core, Backend backend, const RegionOptions& opts) noexcept
+        : core(std::move(core)), backend(backend), opts(opts)
+    {
+    }
+    RegionState(const RegionState&) = delete;
+    RegionState& operator=(const RegionState&) = delete;
+    ~RegionState() { release(); }
+
+    [[nodiscard]] static std::size_t page_size() noexcept { return static_cast<std::size_t>(sysconf(_SC_PAGESIZE)); }
+
+    [[nodiscard]] bool in_bounds(std::uint64_t offset, std::uint64_t len) const noexcept
+    {
+        return len && offset < opts.data_size && len <= opts.data_size - offset;
+    }
+
+    // both backends need a slot in the ring's fixed-buffer table
+    Result<void> ensure_buffer_table() noexcept
+    {
+        io_uring_rsrc_register rr{};
+        rr.nr = opts.buf_index + 1u;
+        rr.flags = IORING_RSRC_REGISTER_SPARSE;
+        int ret = core->reg(IORING_REGISTER_BUFFERS2, &rr, sizeof(rr));
+        if (ret == 0) {
+            owns_table = true;
+            return {};
+        }
+        if (ret == -EBUSY)  // the ring already has a table: use its slot
+            return {};
+        return errno_code(ret);
+    }
+
+    Result<void> register_native() noexcept
+    {
+        io_uring_region_desc rd{};
+        uapi::region_reg reg{};
+        reg.sq_entries = opts.sq_entries;
+        reg.cq_entries = opts.cq_entries;
+        reg.region_size = opts.data_size;
+        reg.nvme_fd = opts.nvme_fd;
+        reg.region_ptr = reinterpret_cast<std::uintptr_t>(&rd);
+        reg.flags = uapi::reg_fixed_buf;
+        reg.buf_index = opts.buf_index;
+        if (opts.net.enabled) {
+            reg.net_ifindex = opts.net.ifindex;
+            reg.net_rxq = opts.net.rxq;
+            reg.flags |= opts.net.ifindex ? 0u : uapi::reg_net_nodev;
+            reg.rq_entries = opts.net.refill_entries;
+            reg.net_area_len = opts.net.area_len;
+        }
+        int ret = core->reg(uapi::register_unified_region, &reg, 1);
+        if (ret < 0)
+            return errno_code(ret);
+        void* p = mmap(nullptr, reg.offsets.size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, core->fd(),
+                       static_cast<off_t>(rd.mmap_offset));
+        if (p == MAP_FAILED) {
+            const int err = errno;
+            (void)core->reg(uapi::unregister_unified_region, nullptr, 0);
+            return errno_code(err);
+        }
+        map = static_cast<std::byte*>(p);
+        map_len = reg.offsets.size;
+        layout = reg.offsets;
+        registrations = 1;
+        if (opts.net.enabled) {
+            net.tail = reinterpret_cast<std::uint32_t*>(map + layout.rq_ring + reg.rq_tail);
+            net.rqes = reinterpret_cast<io_uring_zcrx_rqe*>(map + layout.rqes);
+            net.mask = reg.rq_entries - 1;
+            net.stats = reinterpret_cast<const uapi::net_stats*>(map + reg.net_stats);
+        }
+        return {};
+    }
+
+    // slot @buf_index of the ring's table: @iov, or empty
+    [[nodiscard]] int update_slot(const iovec& iov) const noexcept
+    {
+        io_uring_rsrc_update2 up{};
+        up.offset = opts.buf_index;
+        up.data = reinterpret_cast<std::uintptr_t>(&iov);
+        up.nr = 1;
+        return core->reg(IORING_REGISTER_BUFFERS_UPDATE, &up, sizeof(up));
+    }
+
+    Result<void> register_compat() noexcept
+    {
+        void* p = mmap(nullptr, opts.data_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
+                       -1, 0);
+        if (p == MAP_FAILED)
+            return errno_code(errno);
+        map = static_cast<std::byte*>(p);
+        map_len = opts.data_size;
+        int ret = update_slot(iovec{p, opts.data_size});
+        if (ret < 0)
+            return errno_code(ret);  // release() unmaps
+        registrations = 1;
+        if (opts.net.enabled)
+            register_compat_zcrx();
+        if (!opts.compat_mem_region)
+            return {};
+        if (!kernel_has_mem_region())
+            return errc::unsupported_by_kernel;  // release() undoes the rest
+        io_uring_region_desc rd{};
+        rd.user_addr = reinterpret_cast<std::uintptr_t>(p);
+        rd.size = opts.data_size;
+        rd.flags = IORING_MEM_REGION_TYPE_USER;
+        io_uring_mem_region_reg mr{};
+        mr.region_uptr = reinterpret_cast<std::uintptr_t>(&rd);
+        ret = core->reg(IORING_REGISTER_MEM_REGION, &mr, 1);
+        if (ret < 0)
+            return errno_code(ret);
+        ++registrations;
+        return {};
+    }
+
+    // The same memory as the area of a separately registered zcrx instance
+    // (device-less unless a queue is named): a second pin and charge, and an
+    // instance stock kernels keep until the ring is closed. A kernel without
+    // zcrx, or without ZCRX_REG_NODEV (6.18), refuses it: receive then goes
+    // through provided buffers, as receive_path() reports.
+    void register_compat_zcrx() noexcept
+    {
+        const std::uint64_t area_len = opts.net.area_len ? opts.net.area_len : opts.data_size;
+        const std::size_t rq_len =
+            (4096 + std::size_t{opts.net.refill_entries} * sizeof(io_uring_zcrx_rqe) + page_size() - 1) &
+            ~(page_size() - 1);
+        io_uring_region_desc rd{};
+        rd.size = rq_len;
+        io_uring_zcrx_area_reg area{};
+        area.addr = reinterpret_cast<std::uintptr_t>(map);
+        area.len = area_len;
+        io_uring_zcrx_ifq_reg reg{};
+        reg.if_idx = opts.net.ifindex;
+        reg.if_rxq = opts.net.rxq;
+        reg.rq_entries = opts.net.refill_entries;
+        reg.flags = opts.net.ifindex ? 0u : static_cast<std::uint32_t>(ZCRX_REG_NODEV);
+        reg.area_ptr = reinterpret_cast<std::uintptr_t>(&area);
+        reg.region_ptr = reinterpret_cast<std::uintptr_t>(&rd);
+        if (area_len > opts.data_size || core->reg(IORING_REGISTER_ZCRX_IFQ, &reg, 1) < 0)
+            return;
+        ++registrations;
+        void* rq = mmap(nullptr, rq_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, core->fd(),
+                        static_cast<off_t>(rd.mmap_offset));
+        if (rq == MAP_FAILED)
+            return;  // registered but unusable: provided buffers it is
+        auto* base = static_cast<std::byte*>(rq);
+        net.tail = reinterpret_cast<std::uint32_t*>(base + reg.offsets.tail);
+        net.rqes = reinterpret_cast<io_uring_zcrx_rqe*>(base + reg.offsets.rqes);
+        net.mask = reg.rq_entries - 1;
+        net.area_token = area.rq_area_token;
+        net.zcrx_id = reg.zcrx_id;
+        net.compat_map = rq;
+        net.compat_map_len = rq_len;
+    }
+
+    // A kernel without IORING_REGISTER_MEM_REGION rejects the opcode with
+    // -EINVAL before it looks at the argument; one with it faults on the
+    // region descriptor at address 0 (or is busy: the ring has its region).
+    [[nodiscard]] bool kernel_has_mem_region() const noexcept
+    {
+        io_uring_mem_region_reg mr{};
+        const int ret = core->reg(IORING_REGISTER_MEM_REGION, &mr, 1);
+        return ret == -EFAULT || ret == -EBUSY;
+    }
+
+    void release() noexcept
+    {
+        if (map) {
+            if (backend == Backend::native)
+                (void)core->reg(uapi::unregister_unified_region, nullptr, 0);
+            else
+                (void)update_slot(iovec{nullptr, 0});
+            munmap(map, map_len);
+            map = nullptr;
+        }
+        if (net.compat_map)
+            munmap(net.compat_map, net.compat_map_len);
+        net = {};
+        if (owns_table)
+            (void)core->reg(IORING_UNREGISTER_BUFFERS, nullptr, 0);
+        owns_table = false;
+    }
+
+    const std::shared_ptr<RingCore> core;
+    const Backend backend;
+    const RegionOptions opts;
+    std::byte* map = nullptr;
+    std::size_t map_len = 0;
+    uapi::region_offsets layout{};
+    unsigned registrations = 0;  // pins and charges of the memory made here
+    NetRing net{};               // set when receive is zero-copy
+    bool owns_table = false;
+};
+} // namespace detail
+
 template <SqeSize Sqe, CqeSize Cqe>
 class UnifiedRegion {
 public:
-    // Registers a region of @opts.data_size bytes with @ring. The ring must
-    // outlive the region (moving the Ring is fine).
+    // Registers a region of @opts.data_size bytes with @ring. The region
+    // co-owns the ring's state: either may die first (see Ring).
     [[nodiscard]] static Result<UnifiedRegion> create(Ring<Sqe, Cqe>& ring, const RegionOptions& opts) noexcept
     {
         if (!ring)
             return errc::empty;
-        if (!opts.data_size || opts.data_size % page_size())
+        if (!opts.data_size || opts.data_size % detail::RegionState::page_size())
             return errno_code(EINVAL);
         // received fragments are named by the second half of a 32-byte CQE
         if (opts.net.enabled && !std::is_same_v<Cqe, Cqe32>)
@@ -139,97 +340,86 @@ public:
         if (opts.backend == BackendChoice::compat)
             backend = Backend::compat;
 
-        UnifiedRegion r(ring.native(), backend, opts);
-        Result<void> ret = r.ensure_buffer_table();
+        std::shared_ptr<detail::RegionState> state;
+        try {
+            state = std::make_shared<detail::RegionState>(ring.core_, backend, opts);
+        } catch (const std::bad_alloc&) {
+            return errno_code(ENOMEM);
+        }
+        Result<void> ret = state->ensure_buffer_table();
         if (!ret)
             return ret.error();
-        ret = backend == Backend::native ? r.register_native(opts) : r.register_compat();
+        ret = backend == Backend::native ? state->register_native() : state->register_compat();
         if (!ret)
             return ret.error();
-        return r;
+        return UnifiedRegion(std::move(state));
     }
 
-    UnifiedRegion(UnifiedRegion&& o) noexcept
-        : ring_(std::exchange(o.ring_, nullptr)), backend_(o.backend_), opts_(o.opts_),
-          map_(std::exchange(o.map_, nullptr)), map_len_(o.map_len_), layout_(o.layout_),
-          registrations_(std::exchange(o.registrations_, 0u)), net_(std::exchange(o.net_, {})),
-          owns_table_(std::exchange(o.owns_table_, false))
-    {
-    }
-    UnifiedRegion& operator=(UnifiedRegion&& o) noexcept
-    {
-        if (this != &o) {
-            release();
-            ring_ = std::exchange(o.ring_, nullptr);
-            backend_ = o.backend_;
-            opts_ = o.opts_;
-            map_ = std::exchange(o.map_, nullptr);
-            map_len_ = o.map_len_;
-            layout_ = o.layout_;
-            registrations_ = std::exchange(o.registrations_, 0u);
-            net_ = std::exchange(o.net_, {});
-            owns_table_ = std::exchange(o.owns_table_, false);
-        }
-        return *this;
-    }
+    UnifiedRegion(UnifiedRegion&&) noexcept = default;
+    UnifiedRegion& operator=(UnifiedRegion&&) noexcept = default;
     UnifiedRegion(const UnifiedRegion&) = delete;
     UnifiedRegion& operator=(const UnifiedRegion&) = delete;
-    ~UnifiedRegion() { release(); }
+    // Ends this handle; the registration goes when the last receiver and
+    // fragment made from the region are gone too.
+    ~UnifiedRegion() = default;
 
     // false once moved from: an empty region has no data (data() is empty,
     // size() 0) and every span, operation and batch fails with errc::empty
-    [[nodiscard]] bool valid() const noexcept { return ring_ != nullptr; }
+    [[nodiscard]] bool valid() const noexcept { return s_ != nullptr; }
     explicit operator bool() const noexcept { return valid(); }
 
-    [[nodiscard]] Backend backend() const noexcept { return backend_; }
+    // (compat for an empty region)
+    [[nodiscard]] Backend backend() const noexcept { return s_ ? s_->backend : Backend::compat; }
     [[nodiscard]] RegionCosts costs() const noexcept
     {
+        if (!s_)
+            return {};
         // every registration of the memory pins and charges it once; storage
         // is DMA from and to the region on both backends; receive goes through
         // provided buffers in the region, which the kernel copies into
-        const bool nic_writes = net_.rqes && opts_.net.ifindex;
-        return {.pins = registrations_,
-                .memlock_charges = registrations_,
+        const bool nic_writes = s_->net.rqes && s_->opts.net.ifindex;
+        return {.pins = s_->registrations,
+                .memlock_charges = s_->registrations,
                 .storage_copies_per_byte = 0,
                 .receive_copies_per_byte = nic_writes ? 0u : 1u};
     }
-    [[nodiscard]] std::size_t size() const noexcept { return valid() ? opts_.data_size : 0; }
+    [[nodiscard]] std::size_t size() const noexcept { return s_ ? s_->opts.data_size : 0; }
     [[nodiscard]] ReceivePath receive_path() const noexcept
     {
-        return net_.rqes ? ReceivePath::zero_copy : ReceivePath::provided_buffers;
+        return s_ && s_->net.rqes ? ReceivePath::zero_copy : ReceivePath::provided_buffers;
     }
     // Bytes the kernel copied into the region on receive, as the native
     // binding's counters say (0 elsewhere).
     [[nodiscard]] std::uint64_t received_bytes_copied() const noexcept
     {
-        return net_.stats ? __atomic_load_n(&net_.stats->copy_bytes, __ATOMIC_RELAXED) : 0;
+        return s_ && s_->net.stats ? __atomic_load_n(&s_->net.stats->copy_bytes, __ATOMIC_RELAXED) : 0;
     }
     // Hardware mode: the bound queue's device was unregistered (deleted, or
     // its network namespace dismantled). Held fragments stay valid; receives
     // end with ENODEV once the socket is drained.
     [[nodiscard]] bool device_gone() const noexcept
     {
-        return net_.stats && (__atomic_load_n(&net_.stats->flags, __ATOMIC_ACQUIRE) & uapi::net_dev_gone);
+        return s_ && s_->net.stats && (__atomic_load_n(&s_->net.stats->flags, __ATOMIC_ACQUIRE) & uapi::net_dev_gone);
     }
-    [[nodiscard]] std::uint16_t buf_index() const noexcept { return opts_.buf_index; }
+    [[nodiscard]] std::uint16_t buf_index() const noexcept { return s_ ? s_->opts.buf_index : 0; }
 
     // The data area. Views of a temporary region would dangle: not allowed.
     [[nodiscard]] std::span<std::byte> data() & noexcept
     {
-        if (!valid())
+        if (!s_)
             return {};
-        return {map_, opts_.data_size};
+        return {s_->map, s_->opts.data_size};
     }
     std::span<std::byte> data() && = delete;
 
     // [offset, offset + len) of the data area, bounds-checked.
     [[nodiscard]] Result<std::span<std::byte>> subspan(std::uint64_t offset, std::uint64_t len) & noexcept
     {
-        if (!valid())
+        if (!s_)
             return errc::empty;
-        if (!in_bounds(offset, len))
+        if (!s_->in_bounds(offset, len))
             return errc::out_of_bounds;
-        return std::span<std::byte>(map_ + offset, len);
+        return std::span<std::byte>(s_->map + offset, len);
     }
     Result<std::span<std::byte>> subspan(std::uint64_t, std::uint64_t) && = delete;
 
@@ -237,19 +427,20 @@ public:
     // on the native backend, the pointer on the compat backend.
     [[nodiscard]] Result<FixedSpan> fixed(std::uint64_t offset, std::uint32_t len) const noexcept
     {
-        if (!valid())
+        if (!s_)
             return errc::empty;
-        if (!in_bounds(offset, len))
+        if (!s_->in_bounds(offset, len))
             return errc::out_of_bounds;
         const std::uint64_t addr =
-            backend_ == Backend::native ? offset : reinterpret_cast<std::uintptr_t>(map_) + offset;
-        return FixedSpan{addr, len, opts_.buf_index};
+            s_->backend == Backend::native ? offset : reinterpret_cast<std::uintptr_t>(s_->map) + offset;
+        return FixedSpan{addr, len, s_->opts.buf_index};
     }
 
     // A storage transfer of [offset, offset + len) at @device_offset of @file:
     // IORING_OP_UNIFIED natively, READ_FIXED/WRITE_FIXED on the compat backend.
     // Natively the file must be a block device (or a file on one) opened with
-    // O_DIRECT, and the span aligned to its logical block size.
+    // O_DIRECT, and the span aligned to its logical block size. Push it into
+    // the region's own ring: another ring has other buffers.
     template <FileRef F>
     [[nodiscard]] Result<RegionIo<F>> read_from(F file, std::uint64_t offset, std::uint32_t len,
                                                 std::uint64_t device_offset) const noexcept
@@ -270,7 +461,7 @@ public:
     [[nodiscard]] Result<RegionIo<F>> read_then_compute(F file, std::uint64_t offset, std::uint32_t len,
                                                         std::uint64_t device_offset) const noexcept
     {
-        if (backend_ != Backend::native)
+        if (s_ && s_->backend != Backend::native)
             return errc::unsupported_by_kernel;
         return io<F>(file, offset, len, device_offset, false, true);
     }
@@ -278,18 +469,18 @@ public:
     [[nodiscard]] Result<RegionIo<F>> compute_then_write(F file, std::uint64_t offset, std::uint32_t len,
                                                          std::uint64_t device_offset) const noexcept
     {
-        if (backend_ != Backend::native)
+        if (s_ && s_->backend != Backend::native)
             return errc::unsupported_by_kernel;
         return io<F>(file, offset, len, device_offset, true, true);
     }
     // The BPF stage alone, over bytes already in the region.
     [[nodiscard]] Result<UnifiedCompute> compute(std::uint64_t offset, std::uint32_t len) const noexcept
     {
-        if (!valid())
+        if (!s_)
             return errc::empty;
-        if (backend_ != Backend::native)
+        if (s_->backend != Backend::native)
             return errc::unsupported_by_kernel;
-        if (!in_bounds(offset, len))
+        if (!s_->in_bounds(offset, len))
             return errc::out_of_bounds;
         return UnifiedCompute(offset, len);
     }
@@ -305,40 +496,39 @@ public:
         auto span = fixed(offset, len);
         if (!span)
             return span.error();
-        return RegionSend<F>(socket, *span, backend_);
+        return RegionSend<F>(socket, *span, s_->backend);
     }
 
     // Runs @ops as one batch and waits for all of them: natively one
     // IORING_OP_UNIFIED batch SQE over the region's descriptor rings (in rounds
     // of the ring sizes), on the compat backend one fixed-buffer SQE per op.
-    // The ring must have no other operations in flight while this runs.
+    // @ring must be the region's own (errc::wrong_ring otherwise) and have no
+    // other operations in flight while this runs.
     [[nodiscard]] Result<std::vector<BatchResult>> run_batch(Ring<Sqe, Cqe>& ring, std::span<const BatchOp> ops)
     {
-        if (!valid() || !ring)
+        if (!s_ || !ring)
             return errc::empty;
+        if (ring.core_ != s_->core)
+            return errc::wrong_ring;
         std::vector<BatchResult> results;
         results.reserve(ops.size());
         while (results.size() < ops.size()) {
-            auto done = backend_ == Backend::native ? batch_round_native(ring, ops.subspan(results.size()), results)
-                                                    : batch_round_compat(ring, ops.subspan(results.size()), results);
+            auto done = s_->backend == Backend::native ? batch_round_native(ring, ops.subspan(results.size()), results)
+                                                       : batch_round_compat(ring, ops.subspan(results.size()), results);
             if (!done)
                 return done.error();
         }
         return results;
     }
 
+    // whether @ring is the ring this region was made on
+    [[nodiscard]] bool belongs_to(const Ring<Sqe, Cqe>& ring) const noexcept
+    {
+        return s_ && ring.core_ == s_->core;
+    }
+
 private:
-    UnifiedRegion(io_uring* ring, Backend backend, const RegionOptions& opts) noexcept
-        : ring_(ring), backend_(backend), opts_(opts)
-    {
-    }
-
-    static std::size_t page_size() noexcept { return static_cast<std::size_t>(sysconf(_SC_PAGESIZE)); }
-
-    [[nodiscard]] bool in_bounds(std::uint64_t offset, std::uint64_t len) const noexcept
-    {
-        return len && offset < opts_.data_size && len <= opts_.data_size - offset;
-    }
+    explicit UnifiedRegion(std::shared_ptr<detail::RegionState> state) noexcept : s_(std::move(state)) {}
 
     template <FileRef F>
     Result<RegionIo<F>> io(F file, std::uint64_t offset, std::uint32_t len, std::uint64_t dev_off,
@@ -347,180 +537,25 @@ private:
         auto span = fixed(offset, len);
         if (!span)
             return span.error();
-        return RegionIo<F>(file, *span, dev_off, write, backend_, bpf);
-    }
-
-    // both backends need a slot in the ring's fixed-buffer table
-    Result<void> ensure_buffer_table() noexcept
-    {
-        int ret = io_uring_register_buffers_sparse(ring_, opts_.buf_index + 1u);
-        if (ret == 0) {
-            owns_table_ = true;
-            return {};
-        }
-        if (ret == -EBUSY)  // the ring already has a table: use its slot
-            return {};
-        return errno_code(ret);
-    }
-
-    Result<void> register_native(const RegionOptions& opts) noexcept
-    {
-        io_uring_region_desc rd{};
-        uapi::region_reg reg{};
-        reg.sq_entries = opts.sq_entries;
-        reg.cq_entries = opts.cq_entries;
-        reg.region_size = opts.data_size;
-        reg.nvme_fd = opts.nvme_fd;
-        reg.region_ptr = reinterpret_cast<std::uintptr_t>(&rd);
-        reg.flags = uapi::reg_fixed_buf;
-        reg.buf_index = opts.buf_index;
-        if (opts.net.enabled) {
-            reg.net_ifindex = opts.net.ifindex;
-            reg.net_rxq = opts.net.rxq;
-            reg.flags |= opts.net.ifindex ? 0u : uapi::reg_net_nodev;
-            reg.rq_entries = opts.net.refill_entries;
-            reg.net_area_len = opts.net.area_len;
-        }
-        int ret = io_uring_register(ring_->ring_fd, uapi::register_unified_region, &reg, 1);
-        if (ret < 0)
-            return errno_code(ret);
-        void* p = mmap(nullptr, reg.offsets.size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
-                       ring_->ring_fd, static_cast<off_t>(rd.mmap_offset));
-        if (p == MAP_FAILED) {
-            const int err = errno;
-            io_uring_register(ring_->ring_fd, uapi::unregister_unified_region, nullptr, 0);
-            return errno_code(err);
-        }
-        map_ = static_cast<std::byte*>(p);
-        map_len_ = reg.offsets.size;
-        layout_ = reg.offsets;
-        registrations_ = 1;
-        if (opts.net.enabled) {
-            net_.tail = reinterpret_cast<std::uint32_t*>(map_ + layout_.rq_ring + reg.rq_tail);
-            net_.rqes = reinterpret_cast<io_uring_zcrx_rqe*>(map_ + layout_.rqes);
-            net_.mask = reg.rq_entries - 1;
-            net_.stats = reinterpret_cast<const uapi::net_stats*>(map_ + reg.net_stats);
-        }
-        return {};
-    }
-
-    Result<void> register_compat() noexcept
-    {
-        void* p = mmap(nullptr, opts_.data_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
-                       -1, 0);
-        if (p == MAP_FAILED)
-            return errno_code(errno);
-        map_ = static_cast<std::byte*>(p);
-        map_len_ = opts_.data_size;
-        iovec iov{p, opts_.data_size};
-        int ret = io_uring_register_buffers_update_tag(ring_, opts_.buf_index, &iov, nullptr, 1);
-        if (ret < 0)
-            return errno_code(ret);  // release() unmaps
-        registrations_ = 1;
-        if (opts_.net.enabled)
-            register_compat_zcrx();
-        if (!opts_.compat_mem_region)
-            return {};
-        if (!kernel_has_mem_region())
-            return errc::unsupported_by_kernel;  // release() undoes the rest
-        io_uring_region_desc rd{};
-        rd.user_addr = reinterpret_cast<std::uintptr_t>(p);
-        rd.size = opts_.data_size;
-        rd.flags = IORING_MEM_REGION_TYPE_USER;
-        io_uring_mem_region_reg mr{};
-        mr.region_uptr = reinterpret_cast<std::uintptr_t>(&rd);
-        ret = io_uring_register_region(ring_, &mr);
-        if (ret < 0)
-            return errno_code(ret);
-        ++registrations_;
-        return {};
-    }
-
-    // The same memory as the area of a separately registered zcrx instance
-    // (device-less unless a queue is named): a second pin and charge, and an
-    // instance stock kernels keep until the ring is closed. A kernel without
-    // zcrx, or without ZCRX_REG_NODEV (6.18), refuses it: receive then goes
-    // through provided buffers, as receive_path() reports.
-    void register_compat_zcrx() noexcept
-    {
-        const std::uint64_t area_len = opts_.net.area_len ? opts_.net.area_len : opts_.data_size;
-        const std::size_t rq_len =
-            (4096 + std::size_t{opts_.net.refill_entries} * sizeof(io_uring_zcrx_rqe) + page_size() - 1) &
-            ~(page_size() - 1);
-        io_uring_region_desc rd{};
-        rd.size = rq_len;
-        io_uring_zcrx_area_reg area{};
-        area.addr = reinterpret_cast<std::uintptr_t>(map_);
-        area.len = area_len;
-        io_uring_zcrx_ifq_reg reg{};
-        reg.if_idx = opts_.net.ifindex;
-        reg.if_rxq = opts_.net.rxq;
-        reg.rq_entries = opts_.net.refill_entries;
-        reg.flags = opts_.net.ifindex ? 0u : static_cast<std::uint32_t>(ZCRX_REG_NODEV);
-        reg.area_ptr = reinterpret_cast<std::uintptr_t>(&area);
-        reg.region_ptr = reinterpret_cast<std::uintptr_t>(&rd);
-        if (area_len > opts_.data_size || io_uring_register(ring_->ring_fd, IORING_REGISTER_ZCRX_IFQ, &reg, 1) < 0)
-            return;
-        ++registrations_;
-        void* rq = mmap(nullptr, rq_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ring_->ring_fd,
-                        static_cast<off_t>(rd.mmap_offset));
-        if (rq == MAP_FAILED)
-            return;  // registered but unusable: provided buffers it is
-        auto* base = static_cast<std::byte*>(rq);
-        net_.tail = reinterpret_cast<std::uint32_t*>(base + reg.offsets.tail);
-        net_.rqes = reinterpret_cast<io_uring_zcrx_rqe*>(base + reg.offsets.rqes);
-        net_.mask = reg.rq_entries - 1;
-        net_.area_token = area.rq_area_token;
-        net_.zcrx_id = reg.zcrx_id;
-        net_.compat_map = rq;
-        net_.compat_map_len = rq_len;
-    }
-
-    // A kernel without IORING_REGISTER_MEM_REGION rejects the opcode with
-    // -EINVAL before it looks at the argument; one with it faults on the
-    // region descriptor at address 0 (or is busy: the ring has its region).
-    [[nodiscard]] bool kernel_has_mem_region() const noexcept
-    {
-        io_uring_mem_region_reg mr{};
-        const int ret = io_uring_register_region(ring_, &mr);
-        return ret == -EFAULT || ret == -EBUSY;
-    }
-
-    void release() noexcept
-    {
-        if (!ring_)
-            return;
-        if (map_) {
-            if (backend_ == Backend::native) {
-                io_uring_register(ring_->ring_fd, uapi::unregister_unified_region, nullptr, 0);
-            } else {
-                iovec empty{nullptr, 0};
-                io_uring_register_buffers_update_tag(ring_, opts_.buf_index, &empty, nullptr, 1);
-            }
-            munmap(map_, map_len_);
-            map_ = nullptr;
-        }
-        if (net_.compat_map)
-            munmap(net_.compat_map, net_.compat_map_len);
-        net_ = {};
-        if (owns_table_)
-            io_uring_unregister_buffers(ring_);
-        ring_ = nullptr;
+        return RegionIo<F>(file, *span, dev_off, write, s_->backend, bpf);
     }
 
     // one round: as many ops as both descriptor rings hold
     Result<void> batch_round_native(Ring<Sqe, Cqe>& ring, std::span<const BatchOp> ops,
                                     std::vector<BatchResult>& results)
     {
-        auto* sq = reinterpret_cast<uapi::ring_hdr*>(map_ + layout_.sq_ring);
-        auto* cq = reinterpret_cast<uapi::ring_hdr*>(map_ + layout_.cq_ring);
-        auto* sqd = reinterpret_cast<uapi::desc*>(map_ + layout_.sq_descs);
-        auto* cqd = reinterpret_cast<uapi::desc*>(map_ + layout_.cq_descs);
-        const std::size_t n = std::min<std::size_t>({ops.size(), opts_.sq_entries, opts_.cq_entries});
+        std::byte* const map = s_->map;
+        const uapi::region_offsets& layout = s_->layout;
+        const RegionOptions& opts = s_->opts;
+        auto* sq = reinterpret_cast<uapi::ring_hdr*>(map + layout.sq_ring);
+        auto* cq = reinterpret_cast<uapi::ring_hdr*>(map + layout.cq_ring);
+        auto* sqd = reinterpret_cast<uapi::desc*>(map + layout.sq_descs);
+        auto* cqd = reinterpret_cast<uapi::desc*>(map + layout.cq_descs);
+        const std::size_t n = std::min<std::size_t>({ops.size(), opts.sq_entries, opts.cq_entries});
         std::uint32_t tail = sq->tail;
 
         for (std::size_t i = 0; i < n; ++i) {
-            uapi::desc& d = sqd[(tail + i) & (opts_.sq_entries - 1)];
+            uapi::desc& d = sqd[(tail + i) & (opts.sq_entries - 1)];
             d = {};
             d.user_data = ops[i].user_data;
             d.addr = ops[i].region_offset;
@@ -546,7 +581,7 @@ private:
         std::uint32_t head = cq->head;
         const std::uint32_t ctail = __atomic_load_n(&cq->tail, __ATOMIC_ACQUIRE);
         for (; head != ctail; ++head) {
-            const uapi::desc& d = cqd[head & (opts_.cq_entries - 1)];
+            const uapi::desc& d = cqd[head & (opts.cq_entries - 1)];
             results.push_back({d.user_data, d.res});
         }
         __atomic_store_n(&cq->head, head, __ATOMIC_RELEASE);
@@ -582,15 +617,7 @@ private:
         return {};
     }
 
-    io_uring* ring_;
-    Backend backend_;
-    RegionOptions opts_;
-    std::byte* map_ = nullptr;
-    std::size_t map_len_ = 0;
-    uapi::region_offsets layout_{};
-    unsigned registrations_ = 0;  // pins and charges of the memory made here
-    detail::NetRing net_{};       // set when receive is zero-copy
-    bool owns_table_ = false;
+    std::shared_ptr<detail::RegionState> s_;
 
     template <SqeSize, CqeSize>
     friend class Receiver;

@@ -4,13 +4,18 @@
 
 #include <liburing.h>
 
+#include <unistd.h>
+
 #include <bitset>
 #include <concepts>
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <new>
 #include <optional>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 #include "error.hpp"
 #include "uapi.hpp"
@@ -156,12 +161,88 @@ struct Probe {
 }
 
 namespace detail {
-struct RingDeleter {
-    void operator()(io_uring* ring) const noexcept
+// The fixed-buffer table uio registered on a ring for its regions (see
+// UnifiedRegion): its size and which slots regions hold.
+struct BufferTable {
+    bool registered = false;
+    std::uint32_t size = 0;
+    std::vector<bool> used;
+    unsigned in_use = 0;
+};
+
+// What a Ring and everything made from it co-own: the liburing state (so the
+// ring's memory and fd) and the bookkeeping of uio's fixed-buffer table.
+// Regions, receivers and fragments each hold a reference, so the io_uring
+// they registered with lives until the last of them is gone: none of them
+// can act on freed memory or on another ring that reused the fd number. Only
+// long-lived objects copy the reference; the hot path never touches it.
+class RingCore {
+public:
+    RingCore() = default;
+    RingCore(const RingCore&) = delete;
+    RingCore& operator=(const RingCore&) = delete;
+    ~RingCore()
     {
-        io_uring_queue_exit(ring);
-        delete ring;
+        if (!live_)
+            return;
+        // A registered ring fd lives in the creating thread's table; another
+        // thread's unregister would hit its own slot of that number, possibly
+        // another ring's. Elsewhere the slot is left to the creator's exit.
+        if (reg_ring_bits_ && ::gettid() != creator_)
+            forget_registered_fd();
+        io_uring_queue_exit(&ring_);
     }
+
+    [[nodiscard]] int init(unsigned entries, io_uring_params& p, bool register_ring_fd) noexcept
+    {
+        int ret = io_uring_queue_init_params(entries, &ring_, &p);
+        if (ret < 0)
+            return ret;
+        live_ = true;
+        if (register_ring_fd) {
+            const auto before = ring_.int_flags;
+            ret = io_uring_register_ring_fd(&ring_);
+            if (ret < 0)
+                return ret;
+            reg_ring_bits_ = static_cast<decltype(reg_ring_bits_)>(ring_.int_flags & ~before);
+            creator_ = ::gettid();
+        }
+        return 0;
+    }
+
+    // The Ring handle is going (the rest of the core's owners never enter
+    // the ring): drop the registered fd now, on the handle's thread.
+    void handle_gone() noexcept
+    {
+        if (reg_ring_bits_ && ::gettid() == creator_ && io_uring_unregister_ring_fd(&ring_) == 1)
+            reg_ring_bits_ = 0;
+    }
+
+    [[nodiscard]] io_uring* ring() noexcept { return &ring_; }
+    [[nodiscard]] int fd() const noexcept { return ring_.ring_fd; }
+    // io_uring_register() on the ring's own fd, never on a registered index
+    // (which names a ring only in the thread that registered it)
+    [[nodiscard]] int reg(unsigned opcode, const void* arg, unsigned nr_args) const noexcept
+    {
+        return io_uring_register(static_cast<unsigned>(ring_.ring_fd), opcode, arg, nr_args);
+    }
+
+    std::mutex table_lock;  // cold: region creation and teardown, on any thread
+    BufferTable table;      // under table_lock
+
+private:
+    // what liburing's io_uring_unregister_ring_fd() does after its syscall
+    void forget_registered_fd() noexcept
+    {
+        ring_.int_flags = static_cast<decltype(ring_.int_flags)>(ring_.int_flags & ~reg_ring_bits_);
+        ring_.enter_ring_fd = ring_.ring_fd;
+        reg_ring_bits_ = 0;
+    }
+
+    io_uring ring_{};
+    bool live_ = false;
+    unsigned char reg_ring_bits_ = 0;  // the int_flags bits io_uring_register_ring_fd() set
+    pid_t creator_ = 0;
 };
 
 // What an empty (moved-from) Ring points at: a queue with no entries and no
@@ -191,6 +272,11 @@ inline constinit io_uring empty_ring = make_empty_ring();
 // with operations in flight is safe: the kernel and liburing only ever see the
 // heap object, and the move transfers it whole.
 //
+// Lifetime: regions, receivers and fragments made from a Ring co-own its
+// state (detail::RingCore). Destroying or move-assigning over the Ring ends
+// the handle; the io_uring itself (memory, fd, registrations) is closed when
+// the last of them is gone, so they may die in any order.
+//
 // A moved-from Ring is empty (valid() is false): push() returns false,
 // submit() submits nothing, submit_and_wait(), wait() and the registration
 // calls fail (errc::empty, or EBADF from the kernel), peek() and drain() find
@@ -219,38 +305,33 @@ public:
             p.flags |= IORING_SETUP_SQPOLL;
             p.sq_thread_idle = opts.sq_thread_idle_ms;
         }
-        std::unique_ptr<io_uring, detail::RingDeleter> ring;
-        auto* raw = new (std::nothrow) io_uring{};
-        if (!raw)
+        std::shared_ptr<detail::RingCore> core;
+        try {
+            core = std::make_shared<detail::RingCore>();
+        } catch (const std::bad_alloc&) {
             return errno_code(ENOMEM);
-        int ret = io_uring_queue_init_params(opts.entries, raw, &p);
-        if (ret < 0) {
-            delete raw;
+        }
+        if (int ret = core->init(opts.entries, p, opts.register_ring_fd); ret < 0)
             return errno_code(ret);
-        }
-        ring.reset(raw);
-        if (opts.register_ring_fd) {
-            ret = io_uring_register_ring_fd(raw);
-            if (ret < 0)
-                return errno_code(ret);
-        }
-        return Ring(std::move(ring));
+        return Ring(std::move(core));
     }
 
-    Ring(Ring&& o) noexcept : owner_(std::move(o.owner_)), ring_(std::exchange(o.ring_, &detail::empty_ring)) {}
+    Ring(Ring&& o) noexcept : core_(std::move(o.core_)), ring_(std::exchange(o.ring_, &detail::empty_ring)) {}
     Ring& operator=(Ring&& o) noexcept
     {
         if (this != &o) {
-            owner_ = std::move(o.owner_);
+            release();
+            core_ = std::move(o.core_);
             ring_ = std::exchange(o.ring_, &detail::empty_ring);
         }
         return *this;
     }
     Ring(const Ring&) = delete;
     Ring& operator=(const Ring&) = delete;
+    ~Ring() { release(); }
 
     // false once moved from
-    [[nodiscard]] bool valid() const noexcept { return owner_ != nullptr; }
+    [[nodiscard]] bool valid() const noexcept { return core_ != nullptr; }
     explicit operator bool() const noexcept { return valid(); }
 
     // Queues @op; false when the submission queue is full (submit, then
@@ -359,15 +440,15 @@ public:
     // the io_uring fd (registered rings still have one; -1 when empty) and
     // the liburing state (nullptr when empty)
     [[nodiscard]] int fd() const noexcept { return ring_->ring_fd; }
-    [[nodiscard]] io_uring* native() noexcept { return owner_.get(); }
-    [[nodiscard]] const io_uring* native() const noexcept { return owner_.get(); }
+    [[nodiscard]] io_uring* native() noexcept { return core_ ? ring_ : nullptr; }
+    [[nodiscard]] const io_uring* native() const noexcept { return core_ ? ring_ : nullptr; }
 
     // io_uring_register() on this ring (-EBADF when empty)
     [[nodiscard]] int register_raw(unsigned opcode, void* arg, unsigned nr_args) noexcept
     {
         if (!valid())
             return -EBADF;  // fd -1 would name no ring at all: "blind" registrations
-        return io_uring_register(static_cast<unsigned>(ring_->ring_fd), opcode, arg, nr_args);
+        return core_->reg(opcode, arg, nr_args);
     }
 
     // a sparse fixed-buffer table of @nr slots
@@ -379,8 +460,20 @@ public:
     }
 
 private:
-    explicit Ring(std::unique_ptr<io_uring, detail::RingDeleter> ring) noexcept
-        : owner_(std::move(ring)), ring_(owner_.get()) {}
+    template <SqeSize, CqeSize>
+    friend class UnifiedRegion;
+    template <SqeSize, CqeSize>
+    friend class Receiver;
+
+    explicit Ring(std::shared_ptr<detail::RingCore> core) noexcept : core_(std::move(core)), ring_(core_->ring()) {}
+
+    void release() noexcept
+    {
+        if (core_)
+            core_->handle_gone();
+        core_.reset();
+        ring_ = &detail::empty_ring;
+    }
 
     static Result<unsigned> count(int ret) noexcept
     {
@@ -389,8 +482,8 @@ private:
         return static_cast<unsigned>(ret);
     }
 
-    std::unique_ptr<io_uring, detail::RingDeleter> owner_;
-    io_uring* ring_ = &detail::empty_ring;  // owner_, or the empty ring: never null
+    std::shared_ptr<detail::RingCore> core_;
+    io_uring* ring_ = &detail::empty_ring;  // core_'s, or the empty ring: never null
 };
 
 // The ring NVMe passthrough needs: 128-byte SQEs and 32-byte CQEs.

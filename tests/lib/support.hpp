@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -35,6 +36,16 @@ inline std::pair<int, int> tcp_pair()
     return {w, r};
 }
 
+// An anonymous file (memfd): fixed-buffer writes work on it on any kernel
+// and backend, and nothing is left behind.
+struct MemFile {
+    int fd = memfd_create("uio-test", 0);
+    MemFile() { REQUIRE(fd >= 0); }
+    ~MemFile() { close(fd); }
+    MemFile(const MemFile&) = delete;
+    MemFile& operator=(const MemFile&) = delete;
+};
+
 template <class Sqe, class Cqe>
 uio::Ring<Sqe, Cqe> make_ring(const uio::RingOptions& opts = {})
 {
@@ -43,9 +54,9 @@ uio::Ring<Sqe, Cqe> make_ring(const uio::RingOptions& opts = {})
     return std::move(*ring);
 }
 
-// One fragment received into @region's provided buffers (group @group):
-// @bytes bytes of value @fill sent on a fresh loopback pair. The receive is
-// left armed; the sockets are closed.
+// One fragment received through @receiver: @bytes bytes of value @fill sent
+// on a fresh loopback pair. The sockets are closed; the receive ends later
+// (completions of other user_data are skipped).
 template <class Sqe, class Cqe>
 uio::Fragment receive_one(uio::Ring<Sqe, Cqe>& ring, uio::Receiver<Sqe, Cqe>& receiver, std::size_t bytes,
                           std::byte fill)
@@ -53,13 +64,18 @@ uio::Fragment receive_one(uio::Ring<Sqe, Cqe>& ring, uio::Receiver<Sqe, Cqe>& re
     auto [w, r] = tcp_pair();
     std::vector<std::byte> buf(bytes, fill);
     REQUIRE(send(w, buf.data(), buf.size(), 0) == static_cast<ssize_t>(buf.size()));
-    REQUIRE(ring.push(receiver.arm(uio::Fd{r}), 77));
+    static std::uint64_t next_user_data = 1u << 20;  // receives of earlier calls may still complete
+    const std::uint64_t user_data = next_user_data++;
+    REQUIRE(ring.push(receiver.arm(uio::Fd{r}), user_data));
     std::optional<uio::Fragment> frag;
     while (!frag) {
         REQUIRE(ring.submit_and_wait(1));
         auto c = ring.wait();
         REQUIRE(c);
-        REQUIRE(c->user_data() == 77);
+        if (c->user_data() != user_data) {
+            ring.seen(*c);
+            continue;
+        }
         const auto status = receiver.take(*c, frag);
         ring.seen(*c);
         REQUIRE(status == uio::ReceiveStatus::data);
@@ -67,6 +83,28 @@ uio::Fragment receive_one(uio::Ring<Sqe, Cqe>& ring, uio::Receiver<Sqe, Cqe>& re
     close(w);
     close(r);
     return std::move(*frag);
+}
+
+// Writes @len bytes from the start of @region to @file with WRITE_FIXED on
+// @ring and returns the completion's res: the region's slot must still hold
+// its buffer (EFAULT otherwise).
+template <class Sqe, class Cqe>
+int write_fixed(uio::Ring<Sqe, Cqe>& ring, uio::UnifiedRegion<Sqe, Cqe>& region, int file, std::uint32_t len,
+                std::uint64_t user_data = 42)
+{
+    auto span = region.fixed(0, len);
+    REQUIRE(span);
+    REQUIRE(ring.push(uio::WriteFixed(uio::Fd{file}, *span, 0), user_data));
+    REQUIRE(ring.submit());
+    for (;;) {
+        auto c = ring.wait();
+        REQUIRE(c);
+        const bool mine = c->user_data() == user_data;
+        const int res = c->res();
+        ring.seen(*c);
+        if (mine)
+            return res;
+    }
 }
 
 } // namespace uio_test
