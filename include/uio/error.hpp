@@ -20,6 +20,8 @@ enum class errc {
     wrong_backend,              // asked for a backend that cannot run here
     empty,                      // the object is empty: moved from
     wrong_ring,                 // the object was made on another ring
+    buffer_table_in_use,        // the ring has a fixed-buffer table uio did not register
+    buffer_slot_unavailable,    // the fixed-buffer slot is taken, or outside uio's table
 };
 
 class error_category final : public std::error_category {
@@ -33,6 +35,9 @@ public:
         case errc::wrong_backend: return "the requested backend cannot run on this kernel";
         case errc::empty: return "the object is empty (moved from)";
         case errc::wrong_ring: return "the object was made on another ring";
+        case errc::buffer_table_in_use:
+            return "the ring has a fixed-buffer table uio did not register (uio never touches it)";
+        case errc::buffer_slot_unavailable: return "the fixed-buffer slot is taken or outside uio's table";
         }
         return "unknown uio error";
     }
@@ -44,6 +49,8 @@ public:
             return cond == std::errc::operation_not_supported;
         if (static_cast<errc>(ev) == errc::out_of_bounds)
             return cond == std::errc::result_out_of_range;
+        if (static_cast<errc>(ev) == errc::buffer_table_in_use || static_cast<errc>(ev) == errc::buffer_slot_unavailable)
+            return cond == std::errc::device_or_resource_busy;
         return default_error_condition(ev) == cond;
     }
 };

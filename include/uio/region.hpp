@@ -15,6 +15,7 @@
 #include <cstring>
 #include <memory>
 #include <new>
+#include <optional>
 #include <span>
 #include <utility>
 #include <vector>
@@ -56,7 +57,12 @@ struct RegionOptions {
     std::size_t data_size = 0;  // required: bytes of the data area, a page multiple
     unsigned sq_entries = 64;   // descriptor rings (native) - powers of two
     unsigned cq_entries = 64;
-    std::uint16_t buf_index = 0;  // fixed-buffer slot of the data area
+    // The data area's slot in the ring's fixed-buffer table, which uio
+    // registers (sparse) with the first region and shares between the
+    // ring's regions and Ring::register_buffer(): empty for the lowest free
+    // slot (buf_index() says which). A ring with a table of its own (the
+    // application's) is never touched: errc::buffer_table_in_use.
+    std::optional<std::uint16_t> buf_index{};
     int nvme_fd = 0;              // an NVMe namespace to bind (native), 0 for none
     BackendChoice backend = BackendChoice::automatic;
     // Compat backend only: also register the memory as the ring's memory
@@ -138,20 +144,16 @@ public:
         return len && offset < opts.data_size && len <= opts.data_size - offset;
     }
 
-    // both backends need a slot in the ring's fixed-buffer table
-    Result<void> ensure_buffer_table() noexcept
+    // both backends need a slot in the ring's fixed-buffer table: its own,
+    // never another region's or the application's
+    Result<void> claim_slot() noexcept
     {
-        io_uring_rsrc_register rr{};
-        rr.nr = opts.buf_index + 1u;
-        rr.flags = IORING_RSRC_REGISTER_SPARSE;
-        int ret = core->reg(IORING_REGISTER_BUFFERS2, &rr, sizeof(rr));
-        if (ret == 0) {
-            owns_table = true;
-            return {};
-        }
-        if (ret == -EBUSY)  // the ring already has a table: use its slot
-            return {};
-        return errno_code(ret);
+        auto claimed = core->claim_slot(opts.buf_index);
+        if (!claimed)
+            return claimed.error();
+        slot = *claimed;
+        has_slot = true;
+        return {};
     }
 
     Result<void> register_native() noexcept
@@ -164,7 +166,7 @@ public:
         reg.nvme_fd = opts.nvme_fd;
         reg.region_ptr = reinterpret_cast<std::uintptr_t>(&rd);
         reg.flags = uapi::reg_fixed_buf;
-        reg.buf_index = opts.buf_index;
+        reg.buf_index = slot;
         if (opts.net.enabled) {
             reg.net_ifindex = opts.net.ifindex;
             reg.net_rxq = opts.net.rxq;
@@ -195,15 +197,8 @@ public:
         return {};
     }
 
-    // slot @buf_index of the ring's table: @iov, or empty
-    [[nodiscard]] int update_slot(const iovec& iov) const noexcept
-    {
-        io_uring_rsrc_update2 up{};
-        up.offset = opts.buf_index;
-        up.data = reinterpret_cast<std::uintptr_t>(&iov);
-        up.nr = 1;
-        return core->reg(IORING_REGISTER_BUFFERS_UPDATE, &up, sizeof(up));
-    }
+    // the region's slot of the ring's table: @iov, or empty
+    [[nodiscard]] int update_slot(const iovec& iov) const noexcept { return core->update_slot(slot, iov); }
 
     Result<void> register_compat() noexcept
     {
@@ -299,9 +294,9 @@ public:
         if (net.compat_map)
             munmap(net.compat_map, net.compat_map_len);
         net = {};
-        if (owns_table)
-            (void)core->reg(IORING_UNREGISTER_BUFFERS, nullptr, 0);
-        owns_table = false;
+        if (has_slot)
+            core->release_slot(slot);
+        has_slot = false;
     }
 
     const std::shared_ptr<RingCore> core;
@@ -312,7 +307,8 @@ public:
     uapi::region_offsets layout{};
     unsigned registrations = 0;  // pins and charges of the memory made here
     NetRing net{};               // set when receive is zero-copy
-    bool owns_table = false;
+    std::uint16_t slot = 0;      // the data area's fixed-buffer slot
+    bool has_slot = false;
 };
 } // namespace detail
 
@@ -346,7 +342,7 @@ public:
         } catch (const std::bad_alloc&) {
             return errno_code(ENOMEM);
         }
-        Result<void> ret = state->ensure_buffer_table();
+        Result<void> ret = state->claim_slot();
         if (!ret)
             return ret.error();
         ret = backend == Backend::native ? state->register_native() : state->register_compat();
@@ -401,7 +397,8 @@ public:
     {
         return s_ && s_->net.stats && (__atomic_load_n(&s_->net.stats->flags, __ATOMIC_ACQUIRE) & uapi::net_dev_gone);
     }
-    [[nodiscard]] std::uint16_t buf_index() const noexcept { return s_ ? s_->opts.buf_index : 0; }
+    // the data area's slot in the ring's fixed-buffer table (0 when empty)
+    [[nodiscard]] std::uint16_t buf_index() const noexcept { return s_ ? s_->slot : 0; }
 
     // The data area. Views of a temporary region would dangle: not allowed.
     [[nodiscard]] std::span<std::byte> data() & noexcept
@@ -433,7 +430,7 @@ public:
             return errc::out_of_bounds;
         const std::uint64_t addr =
             s_->backend == Backend::native ? offset : reinterpret_cast<std::uintptr_t>(s_->map) + offset;
-        return FixedSpan{addr, len, s_->opts.buf_index};
+        return FixedSpan{addr, len, s_->slot};
     }
 
     // A storage transfer of [offset, offset + len) at @device_offset of @file:

@@ -3,9 +3,11 @@
 #pragma once
 
 #include <liburing.h>
+#include <sys/uio.h>
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <bitset>
 #include <concepts>
 #include <cstdint>
@@ -13,6 +15,7 @@
 #include <mutex>
 #include <new>
 #include <optional>
+#include <span>
 #include <system_error>
 #include <utility>
 #include <vector>
@@ -161,12 +164,12 @@ struct Probe {
 }
 
 namespace detail {
-// The fixed-buffer table uio registered on a ring for its regions (see
-// UnifiedRegion): its size and which slots regions hold.
+// The fixed-buffer table uio registers on a ring for its regions and for
+// Ring::register_buffer(): its size and which slots are held.
 struct BufferTable {
+    static constexpr std::uint32_t default_slots = 64;
     bool registered = false;
-    std::uint32_t size = 0;
-    std::vector<bool> used;
+    std::vector<bool> used;  // one per slot
     unsigned in_use = 0;
 };
 
@@ -227,8 +230,69 @@ public:
         return io_uring_register(static_cast<unsigned>(ring_.ring_fd), opcode, arg, nr_args);
     }
 
-    std::mutex table_lock;  // cold: region creation and teardown, on any thread
-    BufferTable table;      // under table_lock
+    // A slot of uio's fixed-buffer table: @want, or the lowest free one. The
+    // first claim registers the table (sparse, BufferTable::default_slots or
+    // @want + 1 slots); a ring whose table someone else registered is never
+    // touched (errc::buffer_table_in_use).
+    [[nodiscard]] Result<std::uint16_t> claim_slot(std::optional<std::uint16_t> want) noexcept
+    {
+        std::lock_guard lock(table_lock_);
+        if (!table_.registered) {
+            const std::uint32_t n = std::max<std::uint32_t>(BufferTable::default_slots, want ? *want + 1u : 0u);
+            try {
+                table_.used.assign(n, false);
+            } catch (const std::bad_alloc&) {
+                return errno_code(ENOMEM);
+            }
+            io_uring_rsrc_register rr{};
+            rr.nr = n;
+            rr.flags = IORING_RSRC_REGISTER_SPARSE;
+            const int ret = reg(IORING_REGISTER_BUFFERS2, &rr, sizeof(rr));
+            if (ret == -EBUSY)
+                return errc::buffer_table_in_use;
+            if (ret < 0)
+                return errno_code(ret);
+            table_.registered = true;
+        }
+        std::size_t slot = 0;
+        if (want) {
+            slot = *want;
+            if (slot >= table_.used.size() || table_.used[slot])
+                return errc::buffer_slot_unavailable;
+        } else {
+            while (slot < table_.used.size() && table_.used[slot])
+                ++slot;
+            if (slot == table_.used.size())
+                return errc::buffer_slot_unavailable;
+        }
+        table_.used[slot] = true;
+        ++table_.in_use;
+        return static_cast<std::uint16_t>(slot);
+    }
+
+    // Gives @slot back (emptied first, unless the caller did); the table is
+    // unregistered with its last slot, so the ring is as it was.
+    void release_slot(std::uint16_t slot) noexcept
+    {
+        std::lock_guard lock(table_lock_);
+        if (!table_.registered || slot >= table_.used.size() || !table_.used[slot])
+            return;
+        table_.used[slot] = false;
+        if (--table_.in_use == 0) {
+            (void)reg(IORING_UNREGISTER_BUFFERS, nullptr, 0);
+            table_ = {};
+        }
+    }
+
+    // slot @slot of the table: @iov, or empty ({nullptr, 0})
+    [[nodiscard]] int update_slot(std::uint16_t slot, const iovec& iov) const noexcept
+    {
+        io_uring_rsrc_update2 up{};
+        up.offset = slot;
+        up.data = reinterpret_cast<std::uintptr_t>(&iov);
+        up.nr = 1;
+        return reg(IORING_REGISTER_BUFFERS_UPDATE, &up, sizeof(up));
+    }
 
 private:
     // what liburing's io_uring_unregister_ring_fd() does after its syscall
@@ -243,6 +307,8 @@ private:
     bool live_ = false;
     unsigned char reg_ring_bits_ = 0;  // the int_flags bits io_uring_register_ring_fd() set
     pid_t creator_ = 0;
+    std::mutex table_lock_;  // cold: creation and teardown, possibly on any thread
+    BufferTable table_;      // under table_lock_
 };
 
 // What an empty (moved-from) Ring points at: a queue with no entries and no
@@ -451,12 +517,44 @@ public:
         return core_->reg(opcode, arg, nr_args);
     }
 
-    // a sparse fixed-buffer table of @nr slots
+    // Fixed buffers beside regions: @buf in a slot of the table uio keeps
+    // for its regions (the lowest free one, or @slot), for READ/WRITE_FIXED
+    // with that buf_index. Give it back with unregister_buffer().
+    [[nodiscard]] Result<std::uint16_t> register_buffer(std::span<std::byte> buf,
+                                                        std::optional<std::uint16_t> slot = {}) noexcept
+    {
+        if (!valid())
+            return errc::empty;
+        auto claimed = core_->claim_slot(slot);
+        if (!claimed)
+            return claimed.error();
+        if (int ret = core_->update_slot(*claimed, iovec{buf.data(), buf.size()}); ret < 0) {
+            core_->release_slot(*claimed);
+            return errno_code(ret);
+        }
+        return *claimed;
+    }
+    [[nodiscard]] Result<void> unregister_buffer(std::uint16_t slot) noexcept
+    {
+        if (!valid())
+            return errc::empty;
+        if (int ret = core_->update_slot(slot, iovec{nullptr, 0}); ret < 0)
+            return errno_code(ret);
+        core_->release_slot(slot);
+        return {};
+    }
+
+    // A sparse fixed-buffer table of @nr slots of your own, instead of
+    // uio's: regions then cannot be made on this ring
+    // (errc::buffer_table_in_use), and nothing of uio touches the table.
     [[nodiscard]] Result<void> register_buffers_sparse(unsigned nr) noexcept
     {
         if (!valid())
             return errc::empty;
-        return check(io_uring_register_buffers_sparse(ring_, nr));
+        io_uring_rsrc_register rr{};
+        rr.nr = nr;
+        rr.flags = IORING_RSRC_REGISTER_SPARSE;
+        return check(core_->reg(IORING_REGISTER_BUFFERS2, &rr, sizeof(rr)));
     }
 
 private:

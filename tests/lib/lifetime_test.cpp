@@ -12,6 +12,7 @@
 #include <array>
 #include <optional>
 #include <utility>
+#include <vector>
 
 namespace {
 
@@ -140,4 +141,105 @@ TEST_CASE("ring, region, receiver and fragment die in every order", "[lifetime]"
         ++orders;
     } while (std::next_permutation(order.begin(), order.end()));
     CHECK(orders == 24);
+}
+
+namespace {
+
+// WRITE_FIXED of @span to @fd at @offset on @ring: the completion's res
+int write_span(Ring& ring, uio::FixedSpan span, int fd, std::uint64_t offset)
+{
+    REQUIRE(ring.push(uio::WriteFixed(uio::Fd{fd}, span, offset), 99));
+    REQUIRE(ring.submit());
+    for (;;) {
+        auto c = ring.wait();
+        REQUIRE(c);
+        const bool mine = c->user_data() == 99;
+        const int res = c->res();
+        ring.seen(*c);
+        if (mine)
+            return res;
+    }
+}
+
+// @len bytes of @fd at @offset all equal @b
+bool file_holds(int fd, std::uint64_t offset, std::size_t len, std::byte b)
+{
+    std::vector<std::byte> buf(len);
+    return pread(fd, buf.data(), len, static_cast<off_t>(offset)) == static_cast<ssize_t>(len) && all_equal(buf, b);
+}
+
+} // namespace
+
+TEST_CASE("two regions on one ring each have a slot of their own", "[buffers]")
+{
+    // compat on every kernel: natively a ring has one region (EBUSY)
+    Ring ring = make_ring();
+    auto a = Region::create(ring, {.data_size = region_size, .backend = uio::BackendChoice::compat});
+    auto b = Region::create(ring, {.data_size = region_size, .backend = uio::BackendChoice::compat});
+    REQUIRE(a);
+    REQUIRE(b);
+    CHECK(a->buf_index() != b->buf_index());
+    std::ranges::fill(a->data(), std::byte{0x11});
+    std::ranges::fill(b->data(), std::byte{0x22});
+    uio_test::MemFile file;
+    CHECK(write_span(ring, *a->fixed(0, 4096), file.fd, 0) == 4096);
+    CHECK(write_span(ring, *b->fixed(0, 4096), file.fd, 4096) == 4096);
+    CHECK(file_holds(file.fd, 0, 4096, std::byte{0x11}));
+    CHECK(file_holds(file.fd, 4096, 4096, std::byte{0x22}));
+
+    // a slot that is taken is refused, not shared
+    auto c = Region::create(ring, {.data_size = region_size, .buf_index = b->buf_index(),
+                                   .backend = uio::BackendChoice::compat});
+    REQUIRE_FALSE(c);
+    CHECK(c.error() == uio::errc::buffer_slot_unavailable);
+    CHECK(c.error() == std::errc::device_or_resource_busy);
+    CHECK(write_span(ring, *b->fixed(0, 4096), file.fd, 8192) == 4096);
+
+    // one going leaves the other's slot alone
+    { Region gone = std::move(*a); }
+    CHECK(write_span(ring, *b->fixed(0, 4096), file.fd, 12288) == 4096);
+    CHECK(file_holds(file.fd, 12288, 4096, std::byte{0x22}));
+}
+
+TEST_CASE("the application's own fixed buffers are never touched", "[buffers]")
+{
+    Ring ring = make_ring();
+    std::vector<std::byte> mine(8192, std::byte{0x44});
+    iovec iov{mine.data(), mine.size()};
+    REQUIRE(io_uring_register_buffers(ring.native(), &iov, 1) == 0);
+    uio_test::MemFile file;
+    const uio::FixedSpan span{reinterpret_cast<std::uintptr_t>(mine.data()), 8192, 0};
+    REQUIRE(write_span(ring, span, file.fd, 0) == 8192);
+
+    for (auto backend : {uio::BackendChoice::automatic, uio::BackendChoice::compat}) {
+        auto region = Region::create(ring, {.data_size = region_size, .backend = backend});
+        REQUIRE_FALSE(region);
+        CHECK(region.error() == uio::errc::buffer_table_in_use);
+        CHECK(region.error() == std::errc::device_or_resource_busy);
+        CHECK(write_span(ring, span, file.fd, 0) == 8192);  // slot 0 is still the application's
+    }
+    CHECK(ring.register_buffer(mine).error() == uio::errc::buffer_table_in_use);
+    CHECK(file_holds(file.fd, 0, 8192, std::byte{0x44}));
+}
+
+TEST_CASE("Ring::register_buffer shares uio's table with regions", "[buffers]")
+{
+    Ring ring = make_ring();
+    std::optional<Region> region{make_region(ring)};
+    std::ranges::fill(region->data(), std::byte{0x55});
+    std::vector<std::byte> mine(4096, std::byte{0x66});
+    auto slot = ring.register_buffer(mine);
+    REQUIRE(slot);
+    CHECK(*slot != region->buf_index());
+    uio_test::MemFile file;
+    CHECK(write_span(ring, {reinterpret_cast<std::uintptr_t>(mine.data()), 4096, *slot}, file.fd, 0) == 4096);
+    CHECK(uio_test::write_fixed(ring, *region, file.fd, 4096) == 4096);
+    CHECK(ring.register_buffer(mine, *slot).error() == uio::errc::buffer_slot_unavailable);
+    region.reset();
+    CHECK(write_span(ring, {reinterpret_cast<std::uintptr_t>(mine.data()), 4096, *slot}, file.fd, 4096) == 4096);
+    CHECK(file_holds(file.fd, 4096, 4096, std::byte{0x66}));
+    REQUIRE(ring.unregister_buffer(*slot));
+    // the last slot gone, so is uio's table: the ring is the application's again
+    iovec iov{mine.data(), mine.size()};
+    CHECK(io_uring_register_buffers(ring.native(), &iov, 1) == 0);
 }
