@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: MIT
 // Errors: std::error_code everywhere, a Result<T> to carry a value or one, and
-// a distinct "unsupported by this kernel" condition. Nothing here throws.
+// a distinct "unsupported by this kernel" condition. Nothing here throws but
+// Result::value() on an error, as std::expected::value() does.
 #pragma once
 
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
 #include <string>
 #include <concepts>
 #include <system_error>
@@ -72,11 +76,66 @@ public:
     return {err < 0 ? -err : err, std::system_category()};
 }
 
+namespace detail {
+template <class E>
+[[nodiscard]] std::string describe(const E& e)
+{
+    if constexpr (requires { e.message(); })
+        return e.message();
+    else if constexpr (requires { e.code.message(); })
+        return e.code.message();
+    else
+        return "an error";
+}
+} // namespace detail
+
+// What Result::value() throws when there is no value (std::expected's
+// bad_expected_access): the error, and its message in what().
+template <class E>
+class bad_result_access : public std::exception {
+public:
+    explicit bad_result_access(E e) : e_(std::move(e)), what_("uio::Result holds no value: " + detail::describe(e_)) {}
+    [[nodiscard]] const char* what() const noexcept override { return what_.c_str(); }
+    [[nodiscard]] const E& error() const noexcept { return e_; }
+
+private:
+    E e_;
+    std::string what_;
+};
+
+namespace detail {
+// operator* and -> on an error: a bug in the caller, stopped with a message
+// rather than undefined behaviour (noexcept accessors cannot throw)
+template <class E>
+[[noreturn]] __attribute__((cold, noinline)) void result_has_no_value(const E& e) noexcept
+{
+    std::fprintf(stderr, "uio: operator* or -> on a Result that holds an error: %s\n", describe(e).c_str());
+    std::abort();
+}
+template <class E>
+[[noreturn]] __attribute__((cold, noinline)) void throw_bad_result_access(const E& e)
+{
+#if defined(__cpp_exceptions)
+    throw bad_result_access<E>(e);
+#else
+    result_has_no_value(e);
+#endif
+}
+} // namespace detail
+
 // A value or an error (an error_code unless said otherwise), in the spirit
-// of std::expected (C++23).
+// of std::expected (C++23), which the C++20 this library targets lacks.
+//
+// Access is checked: value() throws bad_result_access<E> on an error (it
+// aborts with the message when exceptions are off); operator* and -> are
+// noexcept and abort with the error's message. Check has_value() or
+// operator bool first, or use value_or().
 template <class T, class E = std::error_code>
 class [[nodiscard]] Result {
 public:
+    using value_type = T;
+    using error_type = E;
+
     Result(T value) noexcept(std::is_nothrow_move_constructible_v<T>) : v_(std::move(value)) {}
     Result(E err) noexcept(std::is_nothrow_move_constructible_v<E>) : v_(std::move(err)) {}
     Result(errc e) noexcept
@@ -86,14 +145,29 @@ public:
     [[nodiscard]] bool has_value() const noexcept { return v_.index() == 0; }
     explicit operator bool() const noexcept { return has_value(); }
 
-    // precondition: has_value()
-    [[nodiscard]] T& value() & noexcept { return *std::get_if<0>(&v_); }
-    [[nodiscard]] const T& value() const& noexcept { return *std::get_if<0>(&v_); }
-    [[nodiscard]] T&& value() && noexcept { return std::move(*std::get_if<0>(&v_)); }
-    T& operator*() & noexcept { return value(); }
-    T&& operator*() && noexcept { return std::move(*std::get_if<0>(&v_)); }
-    T* operator->() noexcept { return &value(); }
-    const T* operator->() const noexcept { return &value(); }
+    [[nodiscard]] T& value() & { return checked_value(); }
+    [[nodiscard]] const T& value() const& { return checked_value(); }
+    [[nodiscard]] T&& value() && { return std::move(checked_value()); }
+    [[nodiscard]] const T&& value() const&& { return std::move(checked_value()); }
+
+    [[nodiscard]] T& operator*() & noexcept { return get(); }
+    [[nodiscard]] const T& operator*() const& noexcept { return get(); }
+    [[nodiscard]] T&& operator*() && noexcept { return std::move(get()); }
+    [[nodiscard]] const T&& operator*() const&& noexcept { return std::move(get()); }
+    [[nodiscard]] T* operator->() noexcept { return &get(); }
+    [[nodiscard]] const T* operator->() const noexcept { return &get(); }
+
+    // the value, or @fallback when there is an error
+    template <class U>
+    [[nodiscard]] T value_or(U&& fallback) const&
+    {
+        return has_value() ? *std::get_if<0>(&v_) : static_cast<T>(std::forward<U>(fallback));
+    }
+    template <class U>
+    [[nodiscard]] T value_or(U&& fallback) &&
+    {
+        return has_value() ? std::move(*std::get_if<0>(&v_)) : static_cast<T>(std::forward<U>(fallback));
+    }
 
     // the error; a default E when there is a value
     [[nodiscard]] E error() const noexcept(std::is_nothrow_copy_constructible_v<E>)
@@ -103,6 +177,31 @@ public:
     }
 
 private:
+    T& get() noexcept
+    {
+        if (auto* v = std::get_if<0>(&v_)) [[likely]]
+            return *v;
+        detail::result_has_no_value(*std::get_if<1>(&v_));
+    }
+    const T& get() const noexcept
+    {
+        if (const auto* v = std::get_if<0>(&v_)) [[likely]]
+            return *v;
+        detail::result_has_no_value(*std::get_if<1>(&v_));
+    }
+    T& checked_value()
+    {
+        if (auto* v = std::get_if<0>(&v_)) [[likely]]
+            return *v;
+        detail::throw_bad_result_access(*std::get_if<1>(&v_));
+    }
+    const T& checked_value() const
+    {
+        if (const auto* v = std::get_if<0>(&v_)) [[likely]]
+            return *v;
+        detail::throw_bad_result_access(*std::get_if<1>(&v_));
+    }
+
     std::variant<T, E> v_;
 };
 
@@ -110,12 +209,21 @@ private:
 template <>
 class [[nodiscard]] Result<void> {
 public:
+    using value_type = void;
+    using error_type = std::error_code;
+
     Result() noexcept = default;
     Result(std::error_code ec) noexcept : ec_(ec) {}
     Result(errc e) noexcept : ec_(make_error_code(e)) {}
 
     [[nodiscard]] bool has_value() const noexcept { return !ec_; }
     explicit operator bool() const noexcept { return has_value(); }
+    // throws bad_result_access<std::error_code> on an error
+    void value() const
+    {
+        if (ec_) [[unlikely]]
+            detail::throw_bad_result_access(ec_);
+    }
     [[nodiscard]] std::error_code error() const noexcept { return ec_; }
 
 private:

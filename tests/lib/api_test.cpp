@@ -7,8 +7,13 @@
 
 #include "support.hpp"
 
+#include <sys/wait.h>
+
+#include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <optional>
+#include <string>
 #include <utility>
 
 namespace {
@@ -136,4 +141,97 @@ TEST_CASE("moved-from Fragments and Receivers are empty", "[moved-from]")
     }
     Region gone = std::move(region);
     CHECK(Receiver::create(ring, region, {}).error() == uio::errc::empty);
+}
+
+namespace {
+// runs @f in a child process: how it ended (the signal, or 0) and what it said on stderr
+template <class F>
+std::pair<int, std::string> in_child(F f)
+{
+    int fds[2];
+    REQUIRE(pipe(fds) == 0);
+    const pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        dup2(fds[1], STDERR_FILENO);
+        f();
+        _exit(0);
+    }
+    close(fds[1]);
+    std::string said;
+    char buf[256];
+    for (ssize_t n; (n = read(fds[0], buf, sizeof(buf))) > 0;)
+        said.append(buf, static_cast<std::size_t>(n));
+    close(fds[0]);
+    int status = 0;
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+    return {WIFSIGNALED(status) ? WTERMSIG(status) : 0, said};
+}
+} // namespace
+
+TEST_CASE("Result access is checked", "[result]")
+{
+    const uio::Result<int> good = 5;
+    const uio::Result<int> bad = uio::errc::out_of_bounds;
+    CHECK(*good == 5);  // const operator*
+    CHECK(good.value() == 5);
+    CHECK(good.value_or(7) == 5);
+    CHECK(bad.value_or(7) == 7);
+    CHECK(good.error() == std::error_code{});
+
+    // value() throws, as std::expected::value() does
+    try {
+        (void)bad.value();
+        FAIL("value() of an error returned");
+    } catch (const uio::bad_result_access<std::error_code>& e) {
+        CHECK(e.error() == uio::errc::out_of_bounds);
+        CHECK(std::string(e.what()).find("outside the region") != std::string::npos);
+    }
+    uio::Result<std::string> moved_out = std::string("abc");
+    CHECK(std::move(moved_out).value() == "abc");
+    uio::Result<std::string> bad_string = uio::errc::empty;
+    CHECK_THROWS_AS(std::move(bad_string).value(), uio::bad_result_access<std::error_code>);
+
+    // operator* and -> on an error stop the program with the error's message
+    auto [sig, said] = in_child([&] { std::printf("%d\n", *bad); });
+    CHECK(sig == SIGABRT);
+    CHECK(said.find("operator* or -> on a Result that holds an error: offset or length outside the region") !=
+          std::string::npos);
+    auto [sig2, said2] = in_child([] {
+        uio::Result<std::string> r = uio::errno_code(EINVAL);
+        std::printf("%zu\n", r->size());
+    });
+    CHECK(sig2 == SIGABRT);
+    CHECK(said2.find("Invalid argument") != std::string::npos);
+}
+
+TEST_CASE("Result<void> carries success or an error", "[result]")
+{
+    uio::Result<void> ok;
+    CHECK(ok);
+    CHECK_NOTHROW(ok.value());
+    uio::Result<void> failed = uio::errno_code(-EBUSY);
+    CHECK_FALSE(failed);
+    CHECK(failed.error() == std::errc::device_or_resource_busy);
+    CHECK_THROWS_AS(failed.value(), uio::bad_result_access<std::error_code>);
+    CHECK(uio::check(-ENOENT).error() == std::errc::no_such_file_or_directory);
+    CHECK(uio::check(3));
+}
+
+TEST_CASE("Result with an error type of its own", "[result]")
+{
+    struct Failure {
+        std::error_code code;
+        std::string detail;
+    };
+    uio::Result<int, Failure> r = Failure{uio::errno_code(EPERM), "no"};
+    CHECK_FALSE(r);
+    CHECK(r.error().detail == "no");
+    try {
+        (void)r.value();
+        FAIL("value() of an error returned");
+    } catch (const uio::bad_result_access<Failure>& e) {
+        CHECK(e.error().code == std::errc::operation_not_permitted);
+        CHECK(std::string(e.what()).find("not permitted") != std::string::npos);
+    }
 }
