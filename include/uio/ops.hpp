@@ -2,6 +2,12 @@
 // Operation builders: one value type per operation, required arguments in the
 // constructor, optional ones as chained setters, prep() fills an SQE exactly
 // as the liburing helper it wraps does.
+//
+// Setters return a new builder by value (as tokio-rs/io-uring's do), so
+// `const auto& op = Send(fd, buf).flags(MSG_MORE);` holds its own copy
+// rather than a reference into a destroyed temporary; they are
+// [[nodiscard]], so a setter called for its effect alone does not compile
+// under -Werror.
 #pragma once
 
 #include <liburing.h>
@@ -174,7 +180,12 @@ public:
     using sqe_size = Sqe64;
     using cqe_size = Cqe16;
     Send(F socket, std::span<const std::byte> buf) noexcept : sock_(socket), buf_(buf) {}
-    Send& flags(int msg_flags) noexcept { flags_ = msg_flags; return *this; }
+    [[nodiscard]] constexpr Send flags(int msg_flags) const noexcept
+    {
+        Send op = *this;
+        op.flags_ = msg_flags;
+        return op;
+    }
     void prep(io_uring_sqe* sqe) const noexcept
     {
         io_uring_prep_send(sqe, sock_.raw(), buf_.data(), buf_.size(), flags_);
@@ -194,7 +205,12 @@ public:
     using sqe_size = Sqe64;
     using cqe_size = Cqe16;
     Recv(F socket, std::span<std::byte> buf) noexcept : sock_(socket), buf_(buf) {}
-    Recv& flags(int msg_flags) noexcept { flags_ = msg_flags; return *this; }
+    [[nodiscard]] constexpr Recv flags(int msg_flags) const noexcept
+    {
+        Recv op = *this;
+        op.flags_ = msg_flags;
+        return op;
+    }
     void prep(io_uring_sqe* sqe) const noexcept
     {
         io_uring_prep_recv(sqe, sock_.raw(), buf_.data(), buf_.size(), flags_);
@@ -216,7 +232,12 @@ public:
     using sqe_size = Sqe64;
     using cqe_size = Cqe16;
     SendZcFixed(F socket, FixedSpan span) noexcept : sock_(socket), span_(span) {}
-    SendZcFixed& flags(int msg_flags) noexcept { flags_ = msg_flags; return *this; }
+    [[nodiscard]] constexpr SendZcFixed flags(int msg_flags) const noexcept
+    {
+        SendZcFixed op = *this;
+        op.flags_ = msg_flags;
+        return op;
+    }
     void prep(io_uring_sqe* sqe) const noexcept
     {
         io_uring_prep_send_zc_fixed(sqe, sock_.raw(), reinterpret_cast<const void*>(span_.addr), span_.len,
@@ -361,10 +382,20 @@ public:
     UnifiedOp(F file, std::uint32_t stages, std::uint64_t region_offset, std::uint32_t len) noexcept
         : file_(file), stages_(stages), addr_(region_offset), len_(len) {}
     // byte offset on the device, for the storage stage
-    UnifiedOp& device_offset(std::uint64_t off) noexcept { dev_off_ = off; return *this; }
+    [[nodiscard]] constexpr UnifiedOp device_offset(std::uint64_t off) const noexcept
+    {
+        UnifiedOp op = *this;
+        op.dev_off_ = off;
+        return op;
+    }
     // adds the BPF stage: the ring's program (uio::BpfOps) runs after inbound
     // data lands, or before outbound data leaves
-    UnifiedOp& bpf() noexcept { stages_ |= uapi::op_bpf; return *this; }
+    [[nodiscard]] constexpr UnifiedOp bpf() const noexcept
+    {
+        UnifiedOp op = *this;
+        op.stages_ |= uapi::op_bpf;
+        return op;
+    }
     void prep(io_uring_sqe* sqe) const noexcept
     {
         io_uring_prep_rw(opcode, sqe, file_.raw(), nullptr, len_, stages_);

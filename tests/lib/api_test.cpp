@@ -9,11 +9,13 @@
 
 #include <sys/wait.h>
 
+#include <array>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 namespace {
@@ -235,3 +237,40 @@ TEST_CASE("Result with an error type of its own", "[result]")
         CHECK(std::string(e.what()).find("not permitted") != std::string::npos);
     }
 }
+
+TEST_CASE("chained setters return a builder, not a reference into a temporary", "[builders]")
+{
+    static_assert(std::is_same_v<decltype(uio::Send(uio::Fd{0}, {}).flags(0)), uio::Send<uio::Fd>>);
+    static_assert(std::is_same_v<decltype(uio::Recv(uio::Fd{0}, {}).flags(0)), uio::Recv<uio::Fd>>);
+    static_assert(std::is_same_v<decltype(uio::SendZcFixed(uio::Fd{0}, {}).flags(0)), uio::SendZcFixed<uio::Fd>>);
+    static_assert(std::is_same_v<decltype(uio::UnifiedOp(uio::Fd{0}, 0, 0, 0).bpf()), uio::UnifiedOp<uio::Fd>>);
+
+    std::array<std::byte, 64> buf{};
+    // the form that dangled (ASan: stack-use-after-scope) when setters returned Op&
+    const auto& send = uio::Send(uio::Fd{3}, buf).flags(MSG_NOSIGNAL | MSG_MORE);
+    const auto& unified = uio::UnifiedOp(uio::Fixed{2}, uio::uapi::op_nvme, 4096, 512).device_offset(1u << 20).bpf();
+    io_uring_sqe sqe{};
+    send.prep(&sqe);
+    CHECK(sqe.opcode == IORING_OP_SEND);
+    CHECK(sqe.fd == 3);
+    CHECK(sqe.msg_flags == (MSG_NOSIGNAL | MSG_MORE));
+    CHECK(sqe.len == buf.size());
+    sqe = {};
+    unified.prep(&sqe);
+    CHECK(sqe.opcode == uio::uapi::op_unified);
+    CHECK(sqe.addr3 == (1u << 20));
+    CHECK(sqe.addr == 4096);
+    CHECK(sqe.off == (uio::uapi::op_nvme | uio::uapi::op_bpf));
+    CHECK((sqe.flags & IOSQE_FIXED_FILE));
+
+    // the original is untouched by a setter
+    const uio::Recv<uio::Fd> plain(uio::Fd{4}, buf);
+    const auto peeking = plain.flags(MSG_PEEK);
+    sqe = {};
+    plain.prep(&sqe);
+    CHECK(sqe.msg_flags == 0);
+    sqe = {};
+    peeking.prep(&sqe);
+    CHECK(sqe.msg_flags == MSG_PEEK);
+}
+
