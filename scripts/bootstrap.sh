@@ -14,6 +14,7 @@
 set -euo pipefail
 
 . "$(dirname "$0")/lib.sh"
+. "$UIO_ROOT/scripts/progress.sh"
 
 system_pkgs=(
 	build-essential cmake ninja-build pkg-config git python3 ca-certificates
@@ -101,7 +102,7 @@ install_packages() {
 
 # Unpack linux-source-7.3 (or the user's tree/tarball) into $UIO_CACHE/src/linux.
 fetch_kernel_source() {
-	local src="$UIO_CACHE/src/linux" tmp
+	local src="$UIO_CACHE/src/linux" tmp debs deb
 	if [[ -f $src/.uio-pristine ]]; then
 		log "kernel source: $(cat "$src/.uio-pristine") (cached)"
 		return
@@ -114,7 +115,10 @@ fetch_kernel_source() {
 			rsync -a --exclude=.git "$UIO_KERNEL_SRC/" "$src.tmp/"
 		else
 			log "kernel source: unpacking $UIO_KERNEL_SRC"
+			progress_start "kernel source" progress_file_read "$(realpath "$UIO_KERNEL_SRC")" \
+				"$(stat -L -c %s "$UIO_KERNEL_SRC")"
 			tar -xf "$UIO_KERNEL_SRC" -C "$src.tmp" --strip-components=1
+			progress_stop
 		fi
 	else
 		apt_private
@@ -124,10 +128,15 @@ fetch_kernel_source() {
 			apt_update
 			(cd "$tmp" && apt-get "${apt_opts[@]}" download linux-source-7.3/trixie-backports)
 		fi
-		log "kernel source: unpacking $(basename "$tmp"/linux-source-7.3_*.deb)"
-		dpkg-deb --fsys-tarfile "$tmp"/linux-source-7.3_*.deb |
+		debs=("$tmp"/linux-source-7.3_*.deb)
+		deb=$(realpath "${debs[-1]}")
+		log "kernel source: unpacking $(basename "$deb")"
+		# progress: how much of the .deb the pipeline has read
+		progress_start "kernel source" progress_file_read "$deb" "$(stat -c %s "$deb")"
+		dpkg-deb --fsys-tarfile "$deb" |
 			tar -xO --wildcards './usr/src/linux-source-7.3.tar.xz' |
 			tar -xJ -C "$src.tmp" --strip-components=1
+		progress_stop
 	fi
 	[[ -f $src.tmp/io_uring/io_uring.c ]] || die "not a kernel tree with io_uring"
 	local ver

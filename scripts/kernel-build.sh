@@ -3,12 +3,14 @@
 # onto a pristine copy of the cached 7.3 source, configures tinyconfig + kernel/uio.config,
 # and builds bzImage and the uAPI headers in a reusable build directory.
 # Nothing is redone when neither the patches nor the configuration changed.
+# While make runs, a progress line counts the objects built (see scripts/progress.sh).
 #
 # Output: $UIO_CACHE/kbuild/{arch/x86/boot/bzImage,vmlinux,usr-headers/include}
 # (kbuild-kasan/ with UIO_KASAN=1)
 set -euo pipefail
 
 . "$(dirname "$0")/lib.sh"
+. "$UIO_ROOT/scripts/progress.sh"
 
 src=$UIO_CACHE/src/linux
 tree=$UIO_CACHE/ktree
@@ -80,8 +82,46 @@ configure() {
 	echo "$want" >"$build/.uio-config"
 }
 
+# Objects in the build directory (host tools in scripts/ and tools/ left out), with
+# find's extra tests, e.g. -newer FILE
+kbuild_objects() {
+	find "$build" \( -path "$build/scripts" -o -path "$build/tools" \) -prune -o -name '*.o' "$@" -print |
+		wc -l
+}
+
+# How many objects a full build makes: as many as the last full build here counted
+# (its count is kept in $build.objects, with the series and configuration it was for),
+# or, before any, an estimate from the configuration's Makefiles. "~N" when not counted
+# for this very series and configuration; empty when unknown.
+objects_total() {
+	local n for
+	if [[ -f $build.objects ]] && read -r n for <"$build.objects"; then
+		if [[ $for == "$1" ]]; then echo "$n"; else echo "~$n"; fi
+	elif n=$(python3 "$UIO_ROOT/scripts/kernel-objects.py" "$tree" "$build/.config" 2>/dev/null); then
+		echo "~$n"
+	fi
+}
+
+# The progress probe: FULL (1: no kernel was built in $build yet) TOTAL
+build_progress() {
+	local n pct
+	if (($1)); then
+		n=$(kbuild_objects)
+		if [[ -z $2 ]]; then
+			echo "$n objects"
+			return
+		fi
+		pct=$((n * 100 / ${2#"~"}))
+		((pct <= 99)) || pct=99
+		echo "$n of $2 objects ($pct%)"
+	else
+		n=$(kbuild_objects -newer "$build/.uio-progress")
+		echo "$n objects rebuilt${2:+ (a full build has $2)}"
+	fi
+}
+
 build() {
-	local stamp=$build/.uio-built want
+	local stamp=$build/.uio-built want full=0 total
 	want="$(cat "$tree/.git/uio-series") $(cat "$build/.uio-config")"
 	if [[ -f $build/arch/x86/boot/bzImage && $(cat "$stamp" 2>/dev/null) == "$want" ]]; then
 		log "kernel: up to date ($build/arch/x86/boot/bzImage)"
@@ -89,11 +129,29 @@ build() {
 	fi
 	log "kernel: building with -j$jobs in $build (cold: ~15 min, incremental: ~1 min)"
 	local t0=$SECONDS
-	make -s -C "$tree" O="$build" -j"$jobs" bzImage >"$build/build.log" 2>&1 ||
-		{ tail -40 "$build/build.log" >&2; die "kernel build failed (log: $build/build.log)"; }
+	[[ -f $build/arch/x86/boot/bzImage ]] || full=1
+	total=$(objects_total "$want")
+	if ((full)) && [[ -n $total ]]; then
+		if [[ $total != "~"* ]]; then
+			log "kernel: $total objects to build (counted by the last full build here)"
+		elif [[ -f $build.objects ]]; then
+			log "kernel: about ${total#"~"} objects to build (counted by the last full build here, other patches or configuration)"
+		else
+			log "kernel: about ${total#"~"} objects to build (estimated from the configuration's Makefiles)"
+		fi
+	fi
+	touch "$build/.uio-progress"
+	progress_start kernel build_progress "$full" "$total"
+	if ! make -s -C "$tree" O="$build" -j"$jobs" bzImage >"$build/build.log" 2>&1; then
+		progress_stop
+		tail -40 "$build/build.log" >&2
+		die "kernel build failed (log: $build/build.log)"
+	fi
+	progress_stop
 	make -s -C "$tree" O="$build" headers_install INSTALL_HDR_PATH="$build/usr-headers" >/dev/null
 	echo "$want" >"$stamp"
-	log "kernel: built in $((SECONDS - t0)) s"
+	if ((full)); then echo "$(kbuild_objects) $want" >"$build.objects"; fi
+	log "kernel: built in $((SECONDS - t0)) s ($(kbuild_objects -newer "$build/.uio-progress") objects)"
 }
 
 log "kernel source: $(cat "$src/.uio-pristine")"
