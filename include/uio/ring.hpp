@@ -465,19 +465,34 @@ public:
     }
 
     // Calls f(completion) for every ready completion and retires them with one
-    // store to the CQ head; returns how many there were.
+    // store to the CQ head; returns how many there were. If f throws, the
+    // completions it was called with (the one it threw on included) are
+    // retired before the exception leaves, so none is delivered twice.
     template <class F>
         requires std::invocable<F&, completion>
     unsigned drain(F&& f) noexcept(std::is_nothrow_invocable_v<F&, completion>)
     {
         io_uring_cqe* cqe;
         unsigned head, n = 0;
-        io_uring_for_each_cqe(ring_, head, cqe)
-        {
-            f(completion(cqe));
-            ++n;
+        if constexpr (std::is_nothrow_invocable_v<F&, completion>) {
+            io_uring_for_each_cqe(ring_, head, cqe)
+            {
+                f(completion(cqe));
+                ++n;
+            }
+            io_uring_cq_advance(ring_, n);
+        } else {
+            struct Retire {
+                io_uring* ring;
+                const unsigned& n;
+                ~Retire() { io_uring_cq_advance(ring, n); }
+            } retire{ring_, n};
+            io_uring_for_each_cqe(ring_, head, cqe)
+            {
+                ++n;
+                f(completion(cqe));
+            }
         }
-        io_uring_cq_advance(ring_, n);
         return n;
     }
 

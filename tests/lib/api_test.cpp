@@ -14,9 +14,11 @@
 #include <cstdio>
 #include <cstring>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 namespace {
 
@@ -274,3 +276,23 @@ TEST_CASE("chained setters return a builder, not a reference into a temporary", 
     CHECK(sqe.msg_flags == MSG_PEEK);
 }
 
+TEST_CASE("drain() retires what it delivered when the callback throws", "[drain]")
+{
+    Ring ring = uio_test::make_ring<uio::Sqe64, uio::Cqe16>();
+    for (std::uint64_t i = 1; i <= 5; ++i)
+        REQUIRE(ring.push(uio::Nop{}, i));
+    REQUIRE(ring.submit_and_wait(5));
+    std::vector<std::uint64_t> seen;
+    auto handle = [&](const Ring::completion& c) {
+        seen.push_back(c.user_data());
+        if (c.user_data() == 3)
+            throw std::runtime_error("handler failed");
+    };
+    CHECK_THROWS_AS(ring.drain(handle), std::runtime_error);
+    CHECK(seen == std::vector<std::uint64_t>{1, 2, 3});
+    // the rest, and only the rest
+    CHECK(ring.drain(handle) == 2);
+    CHECK(seen == std::vector<std::uint64_t>{1, 2, 3, 4, 5});
+    CHECK(ring.drain(handle) == 0);
+    CHECK_FALSE(ring.peek());
+}
