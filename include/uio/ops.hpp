@@ -18,7 +18,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <type_traits>
 
+#include "error.hpp"
 #include "ring.hpp"
 #include "uapi.hpp"
 
@@ -264,7 +266,40 @@ inline nvme_uring_cmd* cmd_of(io_uring_sqe* sqe) noexcept
 {
     return reinterpret_cast<nvme_uring_cmd*>(sqe->cmd);
 }
+// not constexpr: reaching it in a constant expression is the diagnostic
+inline void block_count_must_be_1_to_65536() noexcept {}
 } // namespace detail
+
+// A block count of a read or write: 1 to 65536 (CDW12's 16-bit, 0-based NLB;
+// the bits above it are LR, FUA and PRINFO, which a count must not reach).
+// A constant is checked at compile time; a run-time count goes through of().
+class Blocks {
+public:
+    static constexpr std::uint32_t max = 65536;
+
+    consteval Blocks(std::uint64_t n) : n_(static_cast<std::uint32_t>(n))  // NOLINT: implicit on purpose
+    {
+        if (n == 0 || n > max)
+            detail::block_count_must_be_1_to_65536();
+    }
+    // @n checked at run time: EINVAL outside 1..65536
+    [[nodiscard]] static Result<Blocks> of(std::uint64_t n) noexcept
+    {
+        if (n == 0 || n > max)
+            return errno_code(EINVAL);
+        return Blocks(checked, static_cast<std::uint32_t>(n));
+    }
+    [[nodiscard]] constexpr std::uint32_t count() const noexcept { return n_; }
+    // CDW12's number of logical blocks, 0-based
+    [[nodiscard]] constexpr std::uint32_t nlb() const noexcept { return n_ - 1; }
+
+private:
+    struct checked_t {};
+    static constexpr checked_t checked{};
+    constexpr Blocks(checked_t, std::uint32_t n) noexcept : n_(n) {}
+
+    std::uint32_t n_;
+};
 
 template <FileRef F, Opcode Op>
 class Io {
@@ -272,12 +307,16 @@ public:
     static constexpr std::uint8_t opcode = IORING_OP_URING_CMD;
     using sqe_size = Sqe128;
     using cqe_size = Cqe32;
-    // @blocks of the namespace's LBA format, starting at @slba, to or from @buf
-    Io(F ng, std::uint32_t nsid, std::uint64_t slba, std::uint32_t blocks, std::span<const std::byte> buf) noexcept
+    // what the device writes into (read) or reads from (write)
+    using buffer = std::conditional_t<Op == Opcode::read, std::span<std::byte>, std::span<const std::byte>>;
+
+    // @blocks of the namespace's LBA format, starting at @slba, to or from
+    // @buf (which must hold @blocks blocks: the device moves that many)
+    Io(F ng, std::uint32_t nsid, std::uint64_t slba, Blocks blocks, buffer buf) noexcept
         : file_(ng), nsid_(nsid), slba_(slba), blocks_(blocks),
           addr_(reinterpret_cast<std::uintptr_t>(buf.data())), len_(static_cast<std::uint32_t>(buf.size())) {}
     // the data buffer is a span of registered buffer @span.buf_index
-    Io(F ng, std::uint32_t nsid, std::uint64_t slba, std::uint32_t blocks, FixedSpan span) noexcept
+    Io(F ng, std::uint32_t nsid, std::uint64_t slba, Blocks blocks, FixedSpan span) noexcept
         : file_(ng), nsid_(nsid), slba_(slba), blocks_(blocks), addr_(span.addr), len_(span.len),
           buf_index_(span.buf_index), fixed_(true) {}
 
@@ -297,14 +336,14 @@ public:
         cmd->data_len = len_;
         cmd->cdw10 = static_cast<std::uint32_t>(slba_);
         cmd->cdw11 = static_cast<std::uint32_t>(slba_ >> 32);
-        cmd->cdw12 = blocks_ - 1;  // 0-based
+        cmd->cdw12 = blocks_.nlb();  // 0-based, below the LR/FUA/PRINFO bits
     }
 
 private:
     F file_;
     std::uint32_t nsid_;
     std::uint64_t slba_;
-    std::uint32_t blocks_;
+    Blocks blocks_;
     std::uint64_t addr_;
     std::uint32_t len_;
     std::uint16_t buf_index_ = 0;

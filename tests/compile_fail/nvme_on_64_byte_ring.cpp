@@ -6,5 +6,5 @@ int main()
 {
     auto ring = uio::Ring<uio::Sqe64, uio::Cqe32>::create();
     std::byte buf[4096];
-    return ring->push(uio::nvme::Read<uio::Fd>(uio::Fd{3}, 1, 0, 1, std::span<const std::byte>(buf)), 1);
+    return ring->push(uio::nvme::Read<uio::Fd>(uio::Fd{3}, 1, 0, 1, std::span<std::byte>(buf)), 1);
 }

@@ -296,3 +296,39 @@ TEST_CASE("drain() retires what it delivered when the callback throws", "[drain]
     CHECK(ring.drain(handle) == 0);
     CHECK_FALSE(ring.peek());
 }
+
+TEST_CASE("NVMe read and write commands refuse bad block counts", "[nvme]")
+{
+    namespace nvme = uio::nvme;
+    // run-time counts are checked where they become Blocks
+    CHECK(nvme::Blocks::of(0).error() == std::errc::invalid_argument);
+    CHECK(nvme::Blocks::of(65537).error() == std::errc::invalid_argument);
+    CHECK(nvme::Blocks::of(1ull << 32).error() == std::errc::invalid_argument);
+    REQUIRE(nvme::Blocks::of(65536));
+    CHECK(nvme::Blocks::of(65536)->nlb() == 0xffff);
+    // constants at compile time (tests/compile_fail/nvme_zero_blocks.cpp)
+    static_assert(nvme::Blocks(1).nlb() == 0);
+    static_assert(nvme::Blocks(65536).count() == 65536);
+
+    // reads write into the buffer: a const span is refused
+    static_assert(std::is_constructible_v<nvme::Read<uio::Fd>, uio::Fd, std::uint32_t, std::uint64_t, nvme::Blocks,
+                                          std::span<std::byte>>);
+    static_assert(!std::is_constructible_v<nvme::Read<uio::Fd>, uio::Fd, std::uint32_t, std::uint64_t,
+                                           nvme::Blocks, std::span<const std::byte>>);
+    static_assert(std::is_constructible_v<nvme::Write<uio::Fd>, uio::Fd, std::uint32_t, std::uint64_t, nvme::Blocks,
+                                          std::span<const std::byte>>);
+
+    std::array<std::byte, 8192> buf{};
+    io_uring_sqe sqe[2]{};
+    nvme::Read<uio::Fd>(uio::Fd{3}, 1, 0x1'0000'0002, *nvme::Blocks::of(65536), buf).prep(sqe);
+    const auto* cmd = reinterpret_cast<const nvme_uring_cmd*>(sqe[0].cmd);
+    CHECK(cmd->opcode == 0x02);
+    CHECK(cmd->cdw12 == 0xffff);  // no LR, FUA or PRINFO bit
+    CHECK(cmd->cdw10 == 2);
+    CHECK(cmd->cdw11 == 1);
+    CHECK(cmd->data_len == buf.size());
+    std::memset(sqe, 0, sizeof(sqe));
+    nvme::Write<uio::Fd>(uio::Fd{3}, 1, 0, 2, std::span<const std::byte>(buf)).prep(sqe);
+    CHECK(cmd->opcode == 0x01);
+    CHECK(cmd->cdw12 == 1);
+}
