@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <optional>
 #include <span>
@@ -97,9 +98,13 @@ struct ReceiveState {
     std::uint16_t group = 0;
     // zero copy
     NetRing net{};
+    std::mutex lock;  // give_back()
 
+    // Fragments may die on any thread: returns are serialised here, as the
+    // buffer ring and the refill ring each take one producer at a time.
     void give_back(std::uint64_t region_offset, std::uint32_t len) noexcept
     {
+        std::lock_guard guard(lock);
         if (kind == ReceiveKind::provided_buffers) {
             const auto bid = static_cast<std::uint16_t>((region_offset - area_offset) / buffer_size);
             io_uring_buf_ring_add(br, data + region_offset, buffer_size, bid, io_uring_buf_ring_mask(entries), 0);
@@ -119,6 +124,12 @@ struct ReceiveState {
 
 // Received bytes: a view of the region. Movable, not copyable; the buffer goes
 // back to the kernel when the Fragment dies.
+//
+// Threads: a Fragment may be moved to, read on and destroyed on any thread,
+// also after its Receiver, region and Ring are gone (it co-owns them), and
+// Fragments of one Receiver may die on several threads at once (returns are
+// serialised by a lock in the receive state). One Fragment object is not
+// shared between threads without the caller's lock, like any value.
 class Fragment {
 public:
     Fragment(Fragment&& o) noexcept
@@ -214,6 +225,9 @@ enum class ReceiveStatus {
     stopped,  // the receive is no longer armed (see error()): re-arm to resume
 };
 
+// Threads: thread-compatible: arm() and take() on the thread that reaps the
+// Ring's completions (or under the caller's lock); the Fragments it yields
+// may go anywhere (see Fragment).
 template <SqeSize Sqe, CqeSize Cqe>
 class Receiver {
 public:

@@ -312,6 +312,11 @@ public:
 };
 } // namespace detail
 
+// Threads: thread-compatible. Its const members (data views, fixed(),
+// builders) may be called from several threads at once; writing the data
+// area from several threads is the application's to coordinate, as with any
+// memory. Creating and destroying regions is safe on any thread (the ring's
+// slot table has its own lock), but see Ring for single-issuer rings.
 template <SqeSize Sqe, CqeSize Cqe>
 class UnifiedRegion {
 public:

@@ -343,6 +343,18 @@ inline constinit io_uring empty_ring = make_empty_ring();
 // the handle; the io_uring itself (memory, fd, registrations) is closed when
 // the last of them is gone, so they may die in any order.
 //
+// Threads: a Ring is thread-compatible, not thread-safe. One thread at a
+// time may use it (the caller's lock if several share it): its submission
+// queue has a single producer, and two threads pushing at once lose or
+// duplicate entries. With register_ring_fd (the default) submit and wait only
+// on the thread that created the ring - the registered fd is an index in that
+// thread's table - or turn it off to hand the Ring between threads; with
+// single_issuer or defer_taskrun the kernel itself allows only the creator
+// (EEXIST). Distinct Rings on distinct threads need nothing. Regions,
+// receivers and fragments co-own the ring's state and may be destroyed on any
+// thread (a single-issuer ring's registrations are undone only from its own
+// thread; elsewhere they stay until the ring closes).
+//
 // A moved-from Ring is empty (valid() is false): push() returns false,
 // submit() submits nothing, submit_and_wait(), wait() and the registration
 // calls fail (errc::empty, or EBADF from the kernel), peek() and drain() find

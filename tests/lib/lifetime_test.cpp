@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <array>
 #include <optional>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -242,4 +243,52 @@ TEST_CASE("Ring::register_buffer shares uio's table with regions", "[buffers]")
     // the last slot gone, so is uio's table: the ring is the application's again
     iovec iov{mine.data(), mine.size()};
     CHECK(io_uring_register_buffers(ring.native(), &iov, 1) == 0);
+}
+
+TEST_CASE("fragments may be released on several threads at once", "[threads]")
+{
+    Ring ring = make_ring();
+    Region region = make_region(ring);
+    Receiver receiver = make_receiver(ring, region);  // 16 buffers of 64 KiB
+    for (int round = 0; round < 20; ++round) {
+        // hold every buffer, then let two threads hand them back at once
+        std::vector<uio::Fragment> held;
+        for (int i = 0; i < 16; ++i)
+            held.push_back(uio_test::receive_one(ring, receiver, 100, std::byte{0x21}));
+        std::vector<uio::Fragment> other;
+        for (int i = 0; i < 8; ++i) {
+            other.push_back(std::move(held.back()));
+            held.pop_back();
+        }
+        std::thread a([h = std::move(held)]() mutable { h.clear(); });
+        std::thread b([h = std::move(other)]() mutable { h.clear(); });
+        a.join();
+        b.join();
+    }
+    // none was lost: all 16 can be held again
+    std::vector<uio::Fragment> again;
+    for (int i = 0; i < 16; ++i)
+        again.push_back(uio_test::receive_one(ring, receiver, 100, std::byte{0x22}));
+    CHECK(again.size() == 16);
+}
+
+TEST_CASE("the last owner of a ring's state may go on another thread", "[threads]")
+{
+    std::optional<uio::Fragment> frag;
+    {
+        Ring ring = make_ring();
+        Region region = make_region(ring);
+        Receiver receiver = make_receiver(ring, region);
+        frag.emplace(uio_test::receive_one(ring, receiver, 500, std::byte{0x31}));
+    }
+    std::thread t([f = std::move(*frag)]() mutable {
+        CHECK(all_equal(f.data(), std::byte{0x31}));
+        uio::Fragment last = std::move(f);  // closes the ring, on this thread
+    });
+    t.join();
+    // this thread's rings are unaffected
+    Ring ring = make_ring();
+    Region region = make_region(ring);
+    Receiver receiver = make_receiver(ring, region);
+    check_fresh_ring_works(ring, region, receiver);
 }
