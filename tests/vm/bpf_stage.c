@@ -12,6 +12,10 @@
  *    binding equals userspace's over the fragment; a veto ends the receive;
  *  - a loop program reaches the data area with bpf_io_uring_get_region();
  *  - the verifier refuses a program that reads past its window, and says why;
+ *  - no program can forge what the kfuncs trust: a context built on the stack
+ *    (unified_op's and loop_step's), the BPF stage's kfunc from a TCP
+ *    congestion control, and a sleepable unified_op are refused, each with
+ *    the verifier's reason;
  *  - no program attached: -ENOENT; detach with 1,000 ops in flight (100
  *    rounds of 10, x UIO_SOAK); ring exit with a program attached and used,
  *    1,000 times (x UIO_SOAK).
@@ -362,6 +366,34 @@ static void test_verifier(struct io_uring *ring)
 	printf("verifier: a read one byte past the window refused (%d): \"invalid access to memory\"\n", ret);
 }
 
+/* programs of tests/vm/bpf/ that must not load, and the words that say why */
+static const struct {
+	const char *name;
+	const char *what;
+	const char *reason;
+} refused[] = {
+	{ "forge_ctx", "unified_op passing a context built on its stack",
+	  "expected STRUCT iou_unified_ctx" },
+	{ "forge_loop", "loop_step passing its stack as the ring", "expected STRUCT iou_ctx" },
+	{ "foreign_tcp", "a tcp_congestion_ops program calling bpf_io_uring_unified_ptr()",
+	  "calling kernel function bpf_io_uring_unified_ptr is not allowed" },
+	{ "sleepable_op", "a sleepable unified_op", "attach to unsupported member unified_op" },
+};
+
+static void test_unforgeable(void)
+{
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		int ret = t_bpf_try_load(refused[i].name);
+
+		if (!ret)
+			t_fail("%s: loaded", refused[i].what);
+		if (!strstr(t_bpf_log, refused[i].reason))
+			t_fail("%s: refused (%d) without \"%s\":\n%s", refused[i].what, ret,
+			       refused[i].reason, t_bpf_log);
+		printf("refused (%d): %s: \"%s\"\n", ret, refused[i].what, refused[i].reason);
+	}
+}
+
 /*
  * Attach, then detach while storage ops with a BPF stage run in io-wq; ring
  * exit with a program attached.
@@ -448,6 +480,7 @@ int main(void)
 	test_checksum(&ring, nvme);
 	test_write(&ring, nvme);
 	test_verifier(&ring);
+	test_unforgeable();
 	test_verdicts(&ring);
 	test_net();
 	test_loop();

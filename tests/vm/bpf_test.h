@@ -105,6 +105,26 @@ static inline int t_bpf_load(const char *name, struct io_uring *ring,
 	return 0;
 }
 
+/*
+ * Opens and loads /tests/@name.bpf.o, of any struct_ops type, without
+ * attaching it: 0 or the error; the verifier's words are in t_bpf_log.
+ */
+static inline int t_bpf_try_load(const char *name)
+{
+	struct bpf_object *obj;
+	char path[128];
+	int ret;
+
+	snprintf(path, sizeof(path), "/tests/%s.bpf.o", name);
+	obj = bpf_object__open_file(path, NULL);
+	if (!obj)
+		return -errno;
+	t_bpf_log_len = 0;
+	ret = bpf_object__load(obj);
+	bpf_object__close(obj);
+	return ret;
+}
+
 static inline void t_bpf_unload(struct t_bpf_ops *ops)
 {
 	bpf_link__destroy(ops->link);

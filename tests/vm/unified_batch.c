@@ -3,11 +3,16 @@
  * IORING_OP_UNIFIED batch mode: one SQE consumes descriptors from the
  * region's submission ring and posts one result per descriptor into its
  * completion ring. 256 descriptors mixing writes and reads, checked per
- * user_data; a completion ring smaller than the batch stops consumption and
- * nothing is lost; garbage descriptors in the middle fail one by one; a
- * corrupt tail consumes nothing.
+ * user_data, the reads after IORING_UNIFIED_DESC_DRAIN; a completion ring
+ * smaller than the batch stops consumption and nothing is lost; garbage
+ * descriptors in the middle fail one by one; a corrupt tail consumes
+ * nothing. Descriptors run concurrently and no lock is held across their
+ * I/O: a batch of 16 finishes while one of 16,384 is still running, and ring
+ * exit and unregistration with a full ring of I/O in flight return within
+ * the bounds below.
  */
 #include <fcntl.h>
+#include <sys/wait.h>
 #include "uio_test.h"
 
 #define SIZE (4u << 20)
@@ -107,12 +112,17 @@ static void mixed_256(void)
 		t_fill(r.map + i * CHUNK, CHUNK, i, 0);
 		memset(r.map + (2u << 20) + i * CHUNK, 0, CHUNK);
 	}
-	/* interleaved: write i, then (for i >= 1) read i - 1 back */
-	for (unsigned i = 0; i < 128; i++) {
+	/* 128 writes, concurrent; then, after all of them (drain), 128 reads */
+	for (unsigned i = 0; i < 128; i++)
 		push(&r, 2 * i, IORING_UNIFIED_OP_NVME | IORING_UNIFIED_OP_WRITE,
 		     i * CHUNK, CHUNK, (16u << 20) + i * CHUNK);
-		push(&r, 2 * i + 1, IORING_UNIFIED_OP_NVME,
-		     (2u << 20) + i * CHUNK, CHUNK, (16u << 20) + i * CHUNK);
+	for (unsigned i = 0; i < 128; i++) {
+		struct io_unified_desc *d = push(&r, 2 * i + 1, IORING_UNIFIED_OP_NVME,
+						 (2u << 20) + i * CHUNK, CHUNK,
+						 (16u << 20) + i * CHUNK);
+
+		if (!i)
+			d->flags = IORING_UNIFIED_DESC_DRAIN;
 	}
 	ret = submit_batch(&r, 256);
 	if (ret != 256)
@@ -128,7 +138,8 @@ static void mixed_256(void)
 		if (t_verify(r.map + (2u << 20) + i * CHUNK, CHUNK, i, 0) >= 0)
 			t_fail("chunk %u read back differs", i);
 	teardown(&r);
-	printf("batch: 256 descriptors (128 writes, 128 reads) in one SQE, every result and byte checked\n");
+	printf("batch: 256 descriptors (128 writes, then 128 reads after a drain) in one SQE, "
+	       "every result and byte checked\n");
 }
 
 /* a completion ring of 16 against 64 descriptors: consumption stops, resumes */
@@ -207,6 +218,116 @@ static void garbage(void)
 	printf("batch: 10 garbage descriptors failed one by one, the good ones around them ran\n");
 }
 
+#define BIG 16384u		/* descriptors of a full ring of slow I/O */
+#define BIG_LEN (256u << 10)	/* each a 256 KiB read of the disk */
+
+/* a region whose submission ring holds BIG reads of BIG_LEN into its start */
+static void setup_big(struct region *r)
+{
+	setup(r, BIG, BIG);
+	for (unsigned i = 0; i < BIG; i++)
+		push(r, i, IORING_UNIFIED_OP_NVME, 0, BIG_LEN, (uint64_t)(i % 64) * BIG_LEN);
+}
+
+static void submit_batch_async(struct region *r, uint64_t user_data, unsigned max)
+{
+	struct io_uring_sqe *sqe = t_get_sqe(&r->ring);
+
+	t_prep_unified(sqe, -1, IORING_UNIFIED_OP_BATCH, 0, max, 0);
+	sqe->user_data = user_data;
+	if (io_uring_submit(&r->ring) != 1)
+		t_fail("submit");
+}
+
+/*
+ * Two batches at once: one of BIG descriptors, then one of 16 on the same
+ * region. The small one completes first: nothing serialises batches.
+ */
+static void concurrent(void)
+{
+	struct region r;
+	struct io_uring_cqe *cqe;
+	double t0 = t_now(), t_small = 0, t_big = 0;
+
+	setup_big(&r);
+	submit_batch_async(&r, 1, BIG - 16);
+	usleep(20000);
+	submit_batch_async(&r, 2, 16);
+	for (int n = 0; n < 2; n++) {
+		if (io_uring_wait_cqe(&r.ring, &cqe))
+			t_fail("wait");
+		if (cqe->user_data == 2) {
+			if (t_big)
+				t_fail("the batch of 16 completed after the batch of %u", BIG - 16);
+			if (cqe->res != 16)
+				t_fail("batch of 16 consumed %d", cqe->res);
+			t_small = t_now() - t0;
+		} else {
+			if (cqe->res <= 0)
+				t_fail("big batch: %d", cqe->res);
+			t_big = t_now() - t0;
+		}
+		io_uring_cqe_seen(&r.ring, cqe);
+	}
+	teardown(&r);
+	printf("batch: a batch of 16 done after %.2f s while one of %u ran (done after %.2f s)\n",
+	       t_small, BIG - 16, t_big);
+}
+
+/*
+ * Unregistration, and then the exit of the task (which waits for its
+ * requests), with a full ring of slow I/O in flight return within their
+ * bounds: a batch stops between chunks when io-wq cancels it, and no lock
+ * waits for its I/O. The task is a child, so its exit can be timed.
+ */
+static void exit_in_flight(void)
+{
+	const double exit_bound = 5.0, unregister_bound = 0.5;
+	double t0, t_exit;
+	int pfd[2], status;
+	pid_t pid;
+
+	if (pipe(pfd))
+		t_fail("pipe: %s", strerror(errno));
+	pid = fork();
+	if (pid < 0)
+		t_fail("fork: %s", strerror(errno));
+	if (pid == 0) {
+		struct region r;
+		double t_unreg;
+		int ret;
+
+		setup_big(&r);
+		submit_batch_async(&r, 1, BIG);
+		usleep(50000);
+		t0 = t_now();
+		ret = t_region_unregister(&r.ring);
+		t_unreg = t_now() - t0;
+		if (ret || t_unreg > unregister_bound)
+			t_fail("unregister with a batch in flight: %d after %.2f s (bound %.1f s)",
+			       ret, t_unreg, unregister_bound);
+		printf("batch: with %u reads of %u KiB queued, unregister returned in %.3f s "
+		       "(bound %.1f s)\n", BIG, BIG_LEN >> 10, t_unreg, unregister_bound);
+		fflush(stdout);
+		if (write(pfd[1], "x", 1) != 1)
+			_exit(1);
+		_exit(0);	/* with the ring and its batch still running */
+	}
+	if (read(pfd[0], &status, 1) != 1)
+		t_fail("the child failed before its exit");
+	t0 = t_now();
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status))
+		t_fail("child: status %#x", status);
+	t_exit = t_now() - t0;
+	if (t_exit > exit_bound)
+		t_fail("task exit with %u descriptors of I/O queued took %.2f s (bound %.1f s)",
+		       BIG, t_exit, exit_bound);
+	close(pfd[0]);
+	close(pfd[1]);
+	printf("batch: the task exited with them in flight in %.2f s (bound %.1f s)\n", t_exit,
+	       exit_bound);
+}
+
 int main(void)
 {
 	struct io_uring ring;
@@ -222,6 +343,8 @@ int main(void)
 	mixed_256();
 	small_cq();
 	garbage();
+	concurrent();
+	exit_in_flight();
 
 	/* bad batch SQEs */
 	t_ring_init(&ring, 4, 0, 0);
