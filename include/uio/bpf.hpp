@@ -15,6 +15,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "error.hpp"
@@ -44,24 +45,29 @@ public:
             return BpfError{make_error_code(errc::empty), {}};
         BpfOps ops;
         ops.log_ = std::make_unique<char[]>(log_size);
-        LIBBPF_OPTS(bpf_object_open_opts, opts, .kernel_log_buf = ops.log_.get(), .kernel_log_size = log_size,
-                    .kernel_log_level = 1);
+        bpf_object_open_opts opts{};  // what LIBBPF_OPTS() does, without its GNU extensions
+        opts.sz = sizeof(opts);
+        opts.kernel_log_buf = ops.log_.get();
+        opts.kernel_log_size = log_size;
+        opts.kernel_log_level = 1;
         ops.obj_ = bpf_object__open_file(path, &opts);
         if (!ops.obj_)
             return BpfError{errno_code(errno), {}};
 
         bpf_map* struct_ops = nullptr;
+        bpf_map* rodata = nullptr;
         bpf_map* map = nullptr;
         bpf_object__for_each_map(map, ops.obj_)
         {
-            if (bpf_map__type(map) == BPF_MAP_TYPE_STRUCT_OPS) {
+            if (bpf_map__type(map) == BPF_MAP_TYPE_STRUCT_OPS)
                 struct_ops = map;
-            } else if (std::strstr(bpf_map__name(map), ".rodata")) {
-                std::size_t size = 0;
-                auto* data = static_cast<std::byte*>(bpf_map__initial_value(map, &size));
-                configure(std::span<std::byte>(data, data ? size : 0));
-            }
+            else if (is_rodata(map))
+                rodata = map;
         }
+        // once: the .rodata section's initial value, or an empty span
+        std::size_t size = 0;
+        auto* data = rodata ? static_cast<std::byte*>(bpf_map__initial_value(rodata, &size)) : nullptr;
+        configure(std::span<std::byte>(data, data ? size : 0));
         if (!struct_ops)
             return BpfError{errno_code(EINVAL), {}};
         if (auto err = set_ring_fd(ops.obj_, struct_ops, ring.fd()); err)
@@ -110,6 +116,17 @@ private:
     static constexpr std::size_t log_size = 1 << 20;
 
     BpfOps() = default;
+
+    // The map of the object's .rodata section (its `const volatile`
+    // globals): libbpf names it "<object>.rodata"; sections such as
+    // .rodata.str1.1 (string literals) are other maps
+    [[nodiscard]] static bool is_rodata(const bpf_map* map) noexcept
+    {
+        constexpr std::string_view suffix = ".rodata";
+        const std::string_view name = bpf_map__name(map);
+        return bpf_map__is_internal(map) && name.size() >= suffix.size() &&
+               name.substr(name.size() - suffix.size()) == suffix;
+    }
 
     // io_uring_bpf_ops::ring_fd, found by name in the map's BTF
     static std::error_code set_ring_fd(bpf_object* obj, bpf_map* map, int ring_fd) noexcept

@@ -17,7 +17,12 @@
 
 namespace uio {
 
-// uio's own error codes; everything else is an errno in std::system_category().
+// uio's own errors; everything else is an errno in std::system_category().
+// uio::errc is an error *condition* enum, so a comparison such as
+// `ec == uio::errc::unsupported_by_kernel` asks what the error means: it
+// holds for uio's own code and for a kernel's EOPNOTSUPP alike, and
+// uio's code equals std::errc::operation_not_supported too - both ways. uio
+// makes its error_codes with make_error_code(errc).
 enum class errc {
     unsupported_by_kernel = 1,  // the running kernel lacks the feature (probed)
     out_of_bounds,              // an offset or length outside the region
@@ -45,17 +50,29 @@ public:
         }
         return "unknown uio error";
     }
-    // unsupported_by_kernel is also std::errc::operation_not_supported, so code
-    // written against errno conditions sees it for what it is
+    // uio's codes against errno conditions: unsupported_by_kernel is also
+    // std::errc::operation_not_supported, out_of_bounds result_out_of_range,
+    // the buffer-table errors device_or_resource_busy
     [[nodiscard]] bool equivalent(int ev, const std::error_condition& cond) const noexcept override
     {
-        if (static_cast<errc>(ev) == errc::unsupported_by_kernel)
-            return cond == std::errc::operation_not_supported;
-        if (static_cast<errc>(ev) == errc::out_of_bounds)
-            return cond == std::errc::result_out_of_range;
-        if (static_cast<errc>(ev) == errc::buffer_table_in_use || static_cast<errc>(ev) == errc::buffer_slot_unavailable)
-            return cond == std::errc::device_or_resource_busy;
-        return default_error_condition(ev) == cond;
+        if (default_error_condition(ev) == cond)
+            return true;
+        switch (static_cast<errc>(ev)) {
+        case errc::unsupported_by_kernel: return cond == std::errc::operation_not_supported;
+        case errc::out_of_bounds: return cond == std::errc::result_out_of_range;
+        case errc::buffer_table_in_use:
+        case errc::buffer_slot_unavailable: return cond == std::errc::device_or_resource_busy;
+        default: return false;
+        }
+    }
+    // other categories' codes against uio's conditions: the kernel's
+    // EOPNOTSUPP is unsupported_by_kernel
+    [[nodiscard]] bool equivalent(const std::error_code& code, int condition) const noexcept override
+    {
+        if (code.category() == *this)
+            return code.value() == condition;
+        return static_cast<errc>(condition) == errc::unsupported_by_kernel &&
+               code == std::errc::operation_not_supported;
     }
 };
 
@@ -66,6 +83,10 @@ public:
 }
 
 [[nodiscard]] inline std::error_code make_error_code(errc e) noexcept
+{
+    return {static_cast<int>(e), category()};
+}
+[[nodiscard]] inline std::error_condition make_error_condition(errc e) noexcept
 {
     return {static_cast<int>(e), category()};
 }
@@ -241,4 +262,4 @@ private:
 } // namespace uio
 
 template <>
-struct std::is_error_code_enum<uio::errc> : std::true_type {};
+struct std::is_error_condition_enum<uio::errc> : std::true_type {};

@@ -266,6 +266,9 @@ inline nvme_uring_cmd* cmd_of(io_uring_sqe* sqe) noexcept
 {
     return reinterpret_cast<nvme_uring_cmd*>(sqe->cmd);
 }
+// the passthrough ioctl numbers as io_uring_prep_uring_cmd() takes them (int)
+inline constexpr int cmd_io = static_cast<int>(NVME_URING_CMD_IO);
+inline constexpr int cmd_admin = static_cast<int>(NVME_URING_CMD_ADMIN);
 // not constexpr: reaching it in a constant expression is the diagnostic
 inline void block_count_must_be_1_to_65536() noexcept {}
 } // namespace detail
@@ -322,7 +325,7 @@ public:
 
     void prep(io_uring_sqe* sqe) const noexcept
     {
-        io_uring_prep_uring_cmd(sqe, NVME_URING_CMD_IO, file_.raw());
+        io_uring_prep_uring_cmd(sqe, detail::cmd_io, file_.raw());
         sqe->flags |= F::sqe_flags;
         if (fixed_) {
             sqe->uring_cmd_flags = IORING_URING_CMD_FIXED;
@@ -364,7 +367,7 @@ public:
     Flush(F ng, std::uint32_t nsid) noexcept : file_(ng), nsid_(nsid) {}
     void prep(io_uring_sqe* sqe) const noexcept
     {
-        io_uring_prep_uring_cmd(sqe, NVME_URING_CMD_IO, file_.raw());
+        io_uring_prep_uring_cmd(sqe, detail::cmd_io, file_.raw());
         sqe->flags |= F::sqe_flags;
         nvme_uring_cmd* cmd = detail::cmd_of(sqe);
         *cmd = {};
@@ -389,7 +392,7 @@ public:
         : file_(ctrl), nsid_(nsid), cns_(cns), out_(out.data()) {}
     void prep(io_uring_sqe* sqe) const noexcept
     {
-        io_uring_prep_uring_cmd(sqe, NVME_URING_CMD_ADMIN, file_.raw());
+        io_uring_prep_uring_cmd(sqe, detail::cmd_admin, file_.raw());
         sqe->flags |= F::sqe_flags;
         nvme_uring_cmd* cmd = detail::cmd_of(sqe);
         *cmd = {};

@@ -295,7 +295,7 @@ public:
     {
         error_ = {};
         if (!state_) {
-            error_ = errc::empty;
+            error_ = make_error_code(errc::empty);
             return ReceiveStatus::stopped;
         }
         if (state_->kind == detail::ReceiveKind::provided_buffers) {

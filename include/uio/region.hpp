@@ -109,8 +109,9 @@ struct BatchOp {
     std::uint64_t region_offset;
     std::uint32_t len;
     std::uint64_t device_offset;
-    int fd;
+    int fd;                   // a descriptor, or with fixed_file an index of the registered file table
     bool write;
+    bool fixed_file = false;  // fd is a registered file's index (as uio::Fixed)
 };
 
 struct BatchResult {
@@ -565,6 +566,7 @@ private:
             d.dev_off = ops[i].device_offset;
             d.fd = ops[i].fd;
             d.op_flags = uapi::op_nvme | (ops[i].write ? uapi::op_write : 0);
+            d.flags = ops[i].fixed_file ? uapi::desc_fixed_file : 0u;
         }
         __atomic_store_n(&sq->tail, tail + static_cast<std::uint32_t>(n), __ATOMIC_RELEASE);
         if (!ring.push(UnifiedBatch(static_cast<std::uint32_t>(n)), 0))
@@ -597,13 +599,18 @@ private:
     {
         std::size_t n = 0;
         for (; n < ops.size(); ++n) {
-            auto io = ops[n].write ? write_to(Fd{ops[n].fd}, ops[n].region_offset, ops[n].len, ops[n].device_offset)
-                                   : read_from(Fd{ops[n].fd}, ops[n].region_offset, ops[n].len, ops[n].device_offset);
-            if (!io) {  // fails on its own, as a bad descriptor does natively
-                results.push_back({ops[n].user_data, -EFAULT});
-                continue;
-            }
-            if (!ring.push(*io, ops[n].user_data))
+            const BatchOp& op = ops[n];
+            auto push = [&](auto file) -> bool {
+                auto io = op.write ? write_to(file, op.region_offset, op.len, op.device_offset)
+                                   : read_from(file, op.region_offset, op.len, op.device_offset);
+                if (!io) {  // fails on its own, as a bad descriptor does natively
+                    results.push_back({op.user_data, -EFAULT});
+                    return true;
+                }
+                return ring.push(*io, op.user_data);
+            };
+            const bool queued = op.fixed_file ? push(Fixed{static_cast<unsigned>(op.fd)}) : push(Fd{op.fd});
+            if (!queued)
                 break;
         }
         auto submitted = ring.submit();

@@ -156,7 +156,7 @@ struct Probe {
     hdr.query_data = reinterpret_cast<std::uintptr_t>(&q);
     hdr.query_op = uapi::query_unified_op;
     hdr.size = sizeof(q);
-    if (io_uring_register(-1, IORING_REGISTER_QUERY, &hdr, 0) < 0 || hdr.result != 0)
+    if (io_uring_register(static_cast<unsigned>(-1), IORING_REGISTER_QUERY, &hdr, 0) < 0 || hdr.result != 0)
         return std::nullopt;
     if (q.reg_size != sizeof(uapi::region_reg) || q.desc_size != sizeof(uapi::desc))
         return std::nullopt;  // a uAPI this library does not speak

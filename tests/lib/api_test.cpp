@@ -9,6 +9,7 @@
 
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <array>
 #include <csignal>
 #include <cstdio>
@@ -331,4 +332,40 @@ TEST_CASE("NVMe read and write commands refuse bad block counts", "[nvme]")
     nvme::Write<uio::Fd>(uio::Fd{3}, 1, 0, 2, std::span<const std::byte>(buf)).prep(sqe);
     CHECK(cmd->opcode == 0x01);
     CHECK(cmd->cdw12 == 1);
+}
+
+TEST_CASE("a kernel's EOPNOTSUPP and errc::unsupported_by_kernel compare equal both ways", "[errors]")
+{
+    const std::error_code kernel = uio::errno_code(-EOPNOTSUPP);
+    const std::error_code ours = uio::make_error_code(uio::errc::unsupported_by_kernel);
+    CHECK(kernel == uio::errc::unsupported_by_kernel);
+    CHECK(ours == uio::errc::unsupported_by_kernel);
+    CHECK(ours == std::errc::operation_not_supported);
+    CHECK(kernel == std::errc::operation_not_supported);
+    CHECK_FALSE(uio::errno_code(EINVAL) == uio::errc::unsupported_by_kernel);
+    CHECK_FALSE(ours == uio::errc::out_of_bounds);
+    CHECK(uio::make_error_code(uio::errc::empty) == uio::errc::empty);
+    CHECK(uio::make_error_code(uio::errc::buffer_slot_unavailable) == std::errc::device_or_resource_busy);
+    CHECK(ours.message() == "not supported by this kernel");
+}
+
+TEST_CASE("batches take registered files too", "[batch]")
+{
+    Ring ring = uio_test::make_ring<uio::Sqe64, uio::Cqe16>();
+    Region region = make_region(ring);
+    uio_test::MemFile file;
+    REQUIRE(io_uring_register_files(ring.native(), &file.fd, 1) == 0);
+    std::ranges::fill(region.data().first(8192), std::byte{0x77});
+    const std::array<uio::BatchOp, 2> ops{{
+        {.user_data = 1, .region_offset = 0, .len = 4096, .device_offset = 0, .fd = 0, .write = true, .fixed_file = true},
+        {.user_data = 2, .region_offset = 4096, .len = 4096, .device_offset = 4096, .fd = file.fd, .write = true},
+    }};
+    auto results = region.run_batch(ring, ops);
+    REQUIRE(results);
+    REQUIRE(results->size() == 2);
+    for (const auto& r : *results)
+        CHECK(r.res == 4096);
+    std::vector<std::byte> back(8192);
+    REQUIRE(pread(file.fd, back.data(), back.size(), 0) == 8192);
+    CHECK(std::ranges::all_of(back, [](std::byte b) { return b == std::byte{0x77}; }));
 }

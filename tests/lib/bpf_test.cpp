@@ -157,3 +157,25 @@ TEST_CASE("the compat backend has no BPF stage")
     CHECK(region->compute(0, 64).error() == uio::errc::unsupported_by_kernel);
     CHECK(region->read_then_compute(uio::Fd{0}, 0, 4096, 0).error() == uio::errc::unsupported_by_kernel);
 }
+
+TEST_CASE("configure sees the object's .rodata section, once")
+{
+    const std::string path = program("rodata");
+    if (access(path.c_str(), R_OK) != 0)
+        SKIP("no " << path << " (built with clang on the host)");
+    auto ring = make_ring();
+    int calls = 0;
+    std::vector<std::uint32_t> key;
+    auto ops = uio::BpfOps::attach(ring, path.c_str(), [&](std::span<std::byte> rodata) {
+        ++calls;
+        for (std::size_t i = 0; i + 4 <= rodata.size() && key.size() < 4; i += 4) {
+            std::uint32_t v;
+            std::memcpy(&v, rodata.data() + i, 4);
+            key.push_back(v);
+        }
+    });
+    CHECK(calls == 1);  // not once more for .rodata.str1.1
+    CHECK(key == std::vector<std::uint32_t>{1, 2, 3, 4});
+    REQUIRE_FALSE(ops);  // no io_uring_bpf_ops in it
+    CHECK(ops.error().code == std::errc::invalid_argument);
+}
