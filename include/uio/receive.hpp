@@ -337,4 +337,12 @@ private:
     std::error_code error_;
 };
 
+// Receiver<Sqe, Cqe>::create() with the entry sizes taken from @ring.
+template <SqeSize Sqe, CqeSize Cqe>
+[[nodiscard]] Result<Receiver<Sqe, Cqe>> make_receiver(Ring<Sqe, Cqe>& ring, UnifiedRegion<Sqe, Cqe>& region,
+                                                      const ReceiveOptions& opts = {}) noexcept
+{
+    return Receiver<Sqe, Cqe>::create(ring, region, opts);
+}
+
 } // namespace uio

@@ -685,4 +685,16 @@ private:
     Backend backend_;
 };
 
+// The region type for a ring type: RegionFor<decltype(ring)>.
+template <class R>
+using RegionFor = UnifiedRegion<typename std::remove_cvref_t<R>::sqe_size, typename std::remove_cvref_t<R>::cqe_size>;
+
+// UnifiedRegion<Sqe, Cqe>::create() with the entry sizes taken from @ring:
+// `auto region = uio::make_region(*ring, {.data_size = 1 << 20});`
+template <SqeSize Sqe, CqeSize Cqe>
+[[nodiscard]] Result<UnifiedRegion<Sqe, Cqe>> make_region(Ring<Sqe, Cqe>& ring, const RegionOptions& opts) noexcept
+{
+    return UnifiedRegion<Sqe, Cqe>::create(ring, opts);
+}
+
 } // namespace uio
