@@ -27,6 +27,11 @@ def qemu_command(opts, disk):
               "uio.test=" + opts.test, "kmemleak=on", "hugepages=16"]
     if os.environ.get("UIO_SOAK"):
         append.append("uio.soak=" + os.environ["UIO_SOAK"])
+    # the fuzzer's replay settings (tests/vm/uio_fuzz.c), exported by the guest's init
+    fuzz = [f"{k}={os.environ[k]}" for k in ("UIO_FUZZ_SEED", "UIO_FUZZ_ITERS", "UIO_FUZZ_ROUND")
+            if os.environ.get(k)]
+    if fuzz:
+        append.append("uio.env=" + ",".join(fuzz))
     if opts.args:
         append.append("uio.args=" + ",".join(opts.args))
     return [
