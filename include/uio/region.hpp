@@ -112,6 +112,10 @@ struct BatchOp {
     int fd;                   // a descriptor, or with fixed_file an index of the registered file table
     bool write;
     bool fixed_file = false;  // fd is a registered file's index (as uio::Fixed)
+    // Ops of a batch run concurrently, as SQEs do: a drain op is issued only
+    // after every earlier op of the batch completed (a read of what an
+    // earlier write of the batch wrote needs it).
+    bool drain = false;
 };
 
 struct BatchResult {
@@ -566,7 +570,7 @@ private:
             d.dev_off = ops[i].device_offset;
             d.fd = ops[i].fd;
             d.op_flags = uapi::op_nvme | (ops[i].write ? uapi::op_write : 0);
-            d.flags = ops[i].fixed_file ? uapi::desc_fixed_file : 0u;
+            d.flags = (ops[i].fixed_file ? uapi::desc_fixed_file : 0u) | (ops[i].drain ? uapi::desc_drain : 0u);
         }
         __atomic_store_n(&sq->tail, tail + static_cast<std::uint32_t>(n), __ATOMIC_RELEASE);
         if (!ring.push(UnifiedBatch(static_cast<std::uint32_t>(n)), 0))
@@ -600,6 +604,8 @@ private:
         std::size_t n = 0;
         for (; n < ops.size(); ++n) {
             const BatchOp& op = ops[n];
+            if (op.drain && n > 0)
+                break;  // this round completes first; the next starts with the drain
             auto push = [&](auto file) -> bool {
                 auto io = op.write ? write_to(file, op.region_offset, op.len, op.device_offset)
                                    : read_from(file, op.region_offset, op.len, op.device_offset);

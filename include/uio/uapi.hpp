@@ -31,6 +31,7 @@ inline constexpr std::uint32_t op_write = 1u << 3;
 inline constexpr std::uint32_t op_batch = 1u << 4;
 
 inline constexpr std::uint32_t desc_fixed_file = 1u << 0;
+inline constexpr std::uint32_t desc_drain = 1u << 1;  // after the batch's earlier descriptors
 
 // IORING_MEM_REGION_TYPE_USER of struct io_uring_region_desc
 inline constexpr std::uint32_t mem_region_type_user = 1;
@@ -116,6 +117,8 @@ static_assert(unregister_unified_region == IORING_UNREGISTER_UNIFIED_REGION);
 static_assert(op_nvme == IORING_UNIFIED_OP_NVME && op_net == IORING_UNIFIED_OP_NET &&
               op_bpf == IORING_UNIFIED_OP_BPF && op_write == IORING_UNIFIED_OP_WRITE &&
               op_batch == IORING_UNIFIED_OP_BATCH);
+static_assert(desc_fixed_file == IORING_UNIFIED_DESC_FIXED_FILE &&
+              desc_drain == IORING_UNIFIED_DESC_DRAIN);
 static_assert(reg_fixed_buf == IORING_UNIFIED_REG_FIXED_BUF &&
               reg_net_nodev == IORING_UNIFIED_REG_NET_NODEV);
 static_assert(sizeof(region_reg) == sizeof(io_uring_unified_region_reg) &&

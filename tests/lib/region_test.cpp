@@ -327,7 +327,8 @@ TEST_CASE("a batch of 200 mixed operations, results per user_data")
     }
     for (std::uint64_t i = 0; i < 100; ++i)
         ops.push_back({.user_data = 2 * i + 1, .region_offset = (2u << 20) + i * 8192, .len = 8192,
-                       .device_offset = (4u << 20) + i * 8192, .fd = target.fd, .write = false});
+                       .device_offset = (4u << 20) + i * 8192, .fd = target.fd, .write = false,
+                       .drain = i == 0});  // the reads after all the writes
     auto results = region.run_batch(ring, ops);
     REQUIRE(results);
     REQUIRE(results->size() == ops.size());
