@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "error.hpp"
+#include "version.hpp"  // first: the liburing version check
 #include "uapi.hpp"
 
 namespace uio {
