@@ -325,6 +325,19 @@ public:
 template <SqeSize Sqe, CqeSize Cqe>
 class UnifiedRegion {
 public:
+    // A region that a socket receives into: @net as RegionOptions::net. Only
+    // for a Ring<..., Cqe32> - received fragments are named by the second
+    // half of a 32-byte CQE - so on a 16-byte-CQE ring this does not compile
+    // (RegionOptions::net there fails at run time with EINVAL).
+    [[nodiscard]] static Result<UnifiedRegion> create(Ring<Sqe, Cqe>& ring, RegionOptions opts,
+                                                      const NetOptions& net) noexcept
+        requires std::same_as<Cqe, Cqe32>
+    {
+        opts.net = net;
+        opts.net.enabled = true;
+        return create(ring, opts);
+    }
+
     // Registers a region of @opts.data_size bytes with @ring. The region
     // co-owns the ring's state: either may die first (see Ring).
     [[nodiscard]] static Result<UnifiedRegion> create(Ring<Sqe, Cqe>& ring, const RegionOptions& opts) noexcept
@@ -701,6 +714,14 @@ template <SqeSize Sqe, CqeSize Cqe>
 [[nodiscard]] Result<UnifiedRegion<Sqe, Cqe>> make_region(Ring<Sqe, Cqe>& ring, const RegionOptions& opts) noexcept
 {
     return UnifiedRegion<Sqe, Cqe>::create(ring, opts);
+}
+
+// make_region() for a region that a socket receives into: 32-byte-CQE rings only
+template <SqeSize Sqe>
+[[nodiscard]] Result<UnifiedRegion<Sqe, Cqe32>> make_region(Ring<Sqe, Cqe32>& ring, const RegionOptions& opts,
+                                                            const NetOptions& net) noexcept
+{
+    return UnifiedRegion<Sqe, Cqe32>::create(ring, opts, net);
 }
 
 } // namespace uio

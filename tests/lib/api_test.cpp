@@ -369,3 +369,19 @@ TEST_CASE("batches take registered files too", "[batch]")
     REQUIRE(pread(file.fd, back.data(), back.size(), 0) == 8192);
     CHECK(std::ranges::all_of(back, [](std::byte b) { return b == std::byte{0x77}; }));
 }
+
+TEST_CASE("a receiving region is asked for on a 32-byte-CQE ring", "[net]")
+{
+    auto ring = uio::Ring<uio::Sqe64, uio::Cqe32>::create({.defer_taskrun = true});
+    REQUIRE(ring);
+    // the typed form (tests/compile_fail/net_region_on_cqe16.cpp: not on Cqe16)
+    auto region = uio::make_region(*ring, {.data_size = 2u << 20}, uio::NetOptions{.area_len = 1u << 20});
+    REQUIRE(region);
+    auto receiver = uio::make_receiver(*ring, *region, {.area_offset = 1u << 20, .buffer_size = 65536});
+    REQUIRE(receiver);
+    CHECK(receiver->path() == region->receive_path());
+    // the options form on a 16-byte-CQE ring: refused at run time
+    Ring small = uio_test::make_ring<uio::Sqe64, uio::Cqe16>();
+    CHECK(Region::create(small, {.data_size = 1u << 20, .net = {.enabled = true}}).error() ==
+          std::errc::invalid_argument);
+}
