@@ -2,9 +2,10 @@
 /*
  * The network stage on a device-less binding (the kernel copies from the
  * socket into the region's own pages; no second pin, no second charge):
- *  - a 64 MiB patterned TCP stream into a 1 MiB network area, so every buffer
- *    goes round the refill ring many times; every byte checked in order,
- *    every offset inside the area, the copy counters equal to the bytes;
+ *  - a 64 MiB patterned TCP stream over IPv4 loopback, and a 32 MiB one over
+ *    IPv6, into a 1 MiB network area, so every buffer goes round the refill
+ *    ring many times; every byte checked in order, every offset inside the
+ *    area, the copy counters equal to the bytes;
  *  - the same with a CQ of 8 entries: receives stop with -ENOSPC, nothing is
  *    lost, re-arming resumes the stream;
  *  - receive, then a zero-copy send of the same region offsets to a second
@@ -38,9 +39,10 @@ static void teardown(struct io_uring *ring, struct t_net_region *r)
 	io_uring_queue_exit(ring);
 }
 
-static void test_stream(void)
+/* a stream over loopback of @family: IPv4 64 MiB, IPv6 32 MiB (x UIO_SOAK) */
+static void test_stream(int family)
 {
-	const uint64_t total = (64ull << 20) * soak;
+	const uint64_t total = (family == AF_INET6 ? 32ull << 20 : 64ull << 20) * soak;
 	struct t_net_region r;
 	struct io_uring ring;
 	struct t_recv_result res;
@@ -49,7 +51,7 @@ static void test_stream(void)
 	double t0;
 
 	setup(&ring, &r, 0);
-	t_tcp_pair(&wfd, &rfd);
+	t_tcp_pair_family(family, &wfd, &rfd);
 	t0 = t_now();
 	t_sender_start(&tx, wfd, 7, total);
 	res = t_recv_stream(&ring, &r, rfd, 7, NULL, NULL);
@@ -62,8 +64,9 @@ static void test_stream(void)
 		       (unsigned long long)total);
 	if (r.stats->refill_rejected)
 		t_fail("%llu refill entries rejected", (unsigned long long)r.stats->refill_rejected);
-	printf("stream: %llu MiB through a 1 MiB area in %llu fragments (%.1f laps of the area), "
-	       "every byte checked, %.1f s\n", (unsigned long long)(total >> 20),
+	printf("stream over %s: %llu MiB through a 1 MiB area in %llu fragments (%.1f laps of "
+	       "the area), every byte checked, %.1f s\n", family == AF_INET6 ? "IPv6" : "IPv4",
+	       (unsigned long long)(total >> 20),
 	       (unsigned long long)res.fragments, (double)total / (1 << 20), t_now() - t0);
 	close(rfd);
 	teardown(&ring, &r);
@@ -234,7 +237,8 @@ int main(void)
 	if (t_query(IO_URING_QUERY_UNIFIED, &q, sizeof(q)) < 0 ||
 	    !(q.register_flags & IORING_UNIFIED_REG_NET_NODEV))
 		t_fail("the patched kernel must offer device-less network binding");
-	test_stream();
+	test_stream(AF_INET);
+	test_stream(AF_INET6);
 	test_small_cq();
 	test_echo();
 	return T_EXIT_PASS;

@@ -17,24 +17,34 @@
 
 #define T_PAGE 4096u
 
-/* a connected TCP pair on 127.0.0.1: @tx writes, @rx reads */
-static inline void t_tcp_pair(int *tx, int *rx)
+/* a connected TCP pair on loopback of @family (127.0.0.1 or ::1): @tx writes, @rx reads */
+static inline void t_tcp_pair_family(int family, int *tx, int *rx)
 {
-	struct sockaddr_in addr = { .sin_family = AF_INET };
-	socklen_t len = sizeof(addr);
-	int lfd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_storage addr = { .ss_family = (sa_family_t)family };
+	socklen_t len = family == AF_INET6 ? sizeof(struct sockaddr_in6) :
+					     sizeof(struct sockaddr_in);
+	int lfd = socket(family, SOCK_STREAM, 0);
 
-	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (lfd < 0 || bind(lfd, (struct sockaddr *)&addr, sizeof(addr)) ||
+	if (family == AF_INET6)
+		((struct sockaddr_in6 *)&addr)->sin6_addr = in6addr_loopback;
+	else
+		((struct sockaddr_in *)&addr)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&addr, len) ||
 	    listen(lfd, 1) || getsockname(lfd, (struct sockaddr *)&addr, &len))
-		t_fail("listen on loopback: %s", strerror(errno));
-	*tx = socket(AF_INET, SOCK_STREAM, 0);
-	if (*tx < 0 || connect(*tx, (struct sockaddr *)&addr, sizeof(addr)))
+		t_fail("listen on loopback (%s): %s", family == AF_INET6 ? "IPv6" : "IPv4",
+		       strerror(errno));
+	*tx = socket(family, SOCK_STREAM, 0);
+	if (*tx < 0 || connect(*tx, (struct sockaddr *)&addr, len))
 		t_fail("connect: %s", strerror(errno));
 	*rx = accept(lfd, NULL, NULL);
 	if (*rx < 0)
 		t_fail("accept: %s", strerror(errno));
 	close(lfd);
+}
+
+static inline void t_tcp_pair(int *tx, int *rx)
+{
+	t_tcp_pair_family(AF_INET, tx, rx);
 }
 
 /* what zcrx asks of a ring: completions by the task, 32-byte CQEs */

@@ -11,7 +11,8 @@
  *  - upstream zcrx in hardware mode (IORING_REGISTER_ZCRX_IFQ with
  *    if_idx/if_rxq, IORING_OP_RECV_ZC) and the unified region's hardware
  *    binding each receive 64 MiB through a 1 MiB area, every byte checked,
- *    with zero bytes from the copy fallback: the device placed them all.
+ *    with zero bytes from the copy fallback: the device placed them all; the
+ *    region's binding then 16 MiB more over IPv6.
  */
 #include "net_test.h"
 #include "nsim_pair.h"
@@ -22,13 +23,18 @@
 static struct t_nsim_pair pair;
 static uint64_t stream_len = 64ull << 20;
 
-static void pair_connect(int *tx, int *rx)
+static void pair_connect_family(int family, int *tx, int *rx)
 {
 	const char *err;
-	int ret = t_nsim_pair_connect(&pair, tx, rx, &err);
+	int ret = t_nsim_pair_connect_family(&pair, family, tx, rx, &err);
 
 	if (ret)
 		t_fail("%s: %s", err, strerror(-ret));
+}
+
+static void pair_connect(int *tx, int *rx)
+{
+	pair_connect_family(AF_INET, tx, rx);
 }
 
 /* reads a stream of pattern @seed from @fd with plain read(), checking it */
@@ -293,7 +299,7 @@ static void reset_mid_stream(void *arg, uint64_t off, uint32_t len)
 
 	(void)arg, (void)off;
 	region_bytes += len;
-	if (reset_done || region_bytes < stream_len / 4)
+	if (reset_done || region_bytes < *(const uint64_t *)arg / 4)
 		return;
 	ret = t_nsim_queue_reset(pair.id_b, 0, 0);
 	if (ret)
@@ -301,8 +307,11 @@ static void reset_mid_stream(void *arg, uint64_t off, uint32_t len)
 	reset_done = 1;
 }
 
-/* the region's binding in hardware mode: net_ifindex + net_rxq */
-static void unified_hardware_mode(void)
+/*
+ * The region's binding in hardware mode (net_ifindex + net_rxq): a stream of
+ * @len bytes over @family, a queue reset a quarter of the way in.
+ */
+static void unified_hardware_mode(int family, uint64_t len)
 {
 	struct t_recv_result res;
 	struct t_net_region r;
@@ -315,14 +324,16 @@ static void unified_hardware_mode(void)
 	ret = region_register(&ring, &r);
 	if (ret)
 		t_fail("region binding on netdevsim: %d", ret);
-	pair_connect(&wfd, &rfd);
+	pair_connect_family(family, &wfd, &rfd);
+	region_bytes = 0;
+	reset_done = 0;
 	t0 = t_now();
-	t_sender_start(&tx, wfd, 47, stream_len);
-	res = t_recv_stream(&ring, &r, rfd, 47, reset_mid_stream, NULL);
+	t_sender_start(&tx, wfd, 47, len);
+	res = t_recv_stream(&ring, &r, rfd, 47, reset_mid_stream, &len);
 	t_sender_join(&tx);
-	if (res.bytes != stream_len)
+	if (res.bytes != len)
 		t_fail("region: %llu of %llu bytes", (unsigned long long)res.bytes,
-		       (unsigned long long)stream_len);
+		       (unsigned long long)len);
 	if (!reset_done)
 		t_fail("the queue was never reset");
 	if (r.stats->copy_count || r.stats->copy_bytes)
@@ -332,9 +343,9 @@ static void unified_hardware_mode(void)
 		t_fail("refill_rejected %llu, flags %#llx",
 		       (unsigned long long)r.stats->refill_rejected,
 		       (unsigned long long)r.stats->flags);
-	printf("unified region, hardware mode on netdevsim: %llu MiB in %llu fragments through a "
-	       "1 MiB area in %.1f s, %llu re-arms, a queue reset mid-stream; copy_bytes 0; "
-	       "%llu packets dropped so far\n",
+	printf("unified region, hardware mode on netdevsim over %s: %llu MiB in %llu fragments "
+	       "through a 1 MiB area in %.1f s, %llu re-arms, a queue reset mid-stream; copy_bytes "
+	       "0; %llu packets dropped so far\n", family == AF_INET6 ? "IPv6" : "IPv4",
 	       (unsigned long long)(res.bytes >> 20), (unsigned long long)res.fragments,
 	       t_now() - t0, (unsigned long long)res.rearms, t_if_rx_dropped(pair.if_b));
 	close(rfd);
@@ -357,7 +368,8 @@ int main(void)
 	queue_reset_without_provider();
 	header_split_off();
 	upstream_hardware_mode();
-	unified_hardware_mode();
+	unified_hardware_mode(AF_INET, stream_len);
+	unified_hardware_mode(AF_INET6, stream_len / 4);
 	t_nsim_pair_destroy(&pair);
 	return T_EXIT_PASS;
 }

@@ -226,6 +226,38 @@ fail:
 	return ret;
 }
 
+/*
+ * Gives @ifindex the IPv6 address @addr/64, with duplicate address detection
+ * off so that it is usable at once; 0 or -errno. Call before t_if_up().
+ */
+static inline int t_if_addr6(unsigned ifindex, const char *addr)
+{
+	struct {			/* the kernel's struct in6_ifreq */
+		struct in6_addr addr;
+		uint32_t prefixlen;
+		int ifindex;
+	} req;
+	char name[IF_NAMESIZE], path[128];
+	int fd, ret = 0;
+
+	if (!if_indextoname(ifindex, name))
+		return -errno;
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/accept_dad", name);
+	if ((ret = t_write_str(path, "0")))
+		return ret;
+	fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	memset(&req, 0, sizeof(req));
+	req.prefixlen = 64;
+	req.ifindex = (int)ifindex;
+	inet_pton(AF_INET6, addr, &req.addr);
+	if (ioctl(fd, SIOCSIFADDR, &req))
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
 /* rx_dropped of @ifindex in the caller's namespace, from /proc/net/dev */
 static inline unsigned long long t_if_rx_dropped(unsigned ifindex)
 {
@@ -250,6 +282,8 @@ static inline unsigned long long t_if_rx_dropped(unsigned ifindex)
 
 #define T_NSIM_ADDR_A "10.9.0.1"
 #define T_NSIM_ADDR_B "10.9.0.2"
+#define T_NSIM_ADDR6_A "fd00:9::1"
+#define T_NSIM_ADDR6_B "fd00:9::2"
 
 /*
  * Creates the pair (devices @id and @id + 1); with @hds, B gets
@@ -297,41 +331,50 @@ static inline int t_nsim_pair_create(struct t_nsim_pair *p, unsigned id, int hds
 	if ((ret = t_write_str("/sys/bus/netdevsim/link_device", arg)))
 		return ret;
 	*err = "addressing A";
-	if ((ret = t_netns_enter(p->ns_a)) || (ret = t_if_up(p->if_a, T_NSIM_ADDR_A)))
+	if ((ret = t_netns_enter(p->ns_a)) || (ret = t_if_addr6(p->if_a, T_NSIM_ADDR6_A)) ||
+	    (ret = t_if_up(p->if_a, T_NSIM_ADDR_A)))
 		return ret;
 	*err = "addressing B";
-	if ((ret = t_netns_enter(p->ns_b)) || (ret = t_if_up(p->if_b, T_NSIM_ADDR_B)))
+	if ((ret = t_netns_enter(p->ns_b)) || (ret = t_if_addr6(p->if_b, T_NSIM_ADDR6_B)) ||
+	    (ret = t_if_up(p->if_b, T_NSIM_ADDR_B)))
 		return ret;
 	*err = NULL;
 	return 0;
 }
 
 /*
- * A TCP connection from A to B: @tx in A's namespace, @rx in B's; the
- * caller is left in B's namespace. 0 or -errno, with what failed in @err.
+ * A TCP connection from A to B over @family (AF_INET or AF_INET6): @tx in A's
+ * namespace, @rx in B's; the caller is left in B's namespace. 0 or -errno,
+ * with what failed in @err.
  */
-static inline int t_nsim_pair_connect(struct t_nsim_pair *p, int *tx, int *rx, const char **err)
+static inline int t_nsim_pair_connect_family(struct t_nsim_pair *p, int family, int *tx,
+					     int *rx, const char **err)
 {
-	struct sockaddr_in addr;
-	socklen_t len = sizeof(addr);
+	struct sockaddr_storage addr;
+	socklen_t len = family == AF_INET6 ? sizeof(struct sockaddr_in6) :
+					     sizeof(struct sockaddr_in);
+	const socklen_t addr_len = len;
 	int lfd, ret;
 
 	memset(&addr, 0, sizeof(addr));
-	addr.sin_family = AF_INET;
-	inet_pton(AF_INET, T_NSIM_ADDR_B, &addr.sin_addr);
+	addr.ss_family = (sa_family_t)family;
+	if (family == AF_INET6)
+		inet_pton(AF_INET6, T_NSIM_ADDR6_B, &((struct sockaddr_in6 *)&addr)->sin6_addr);
+	else
+		inet_pton(AF_INET, T_NSIM_ADDR_B, &((struct sockaddr_in *)&addr)->sin_addr);
 	*tx = *rx = -1;
 	*err = "listening in B";
 	if ((ret = t_netns_enter(p->ns_b)))
 		return ret;
-	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (lfd < 0 || bind(lfd, (struct sockaddr *)&addr, sizeof(addr)) || listen(lfd, 1) ||
+	lfd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&addr, addr_len) || listen(lfd, 1) ||
 	    getsockname(lfd, (struct sockaddr *)&addr, &len))
 		goto fail;
 	*err = "connecting from A";
 	if ((ret = t_netns_enter(p->ns_a)))
 		goto fail_ret;
-	*tx = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (*tx < 0 || connect(*tx, (struct sockaddr *)&addr, sizeof(addr)))
+	*tx = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (*tx < 0 || connect(*tx, (struct sockaddr *)&addr, addr_len))
 		goto fail;
 	*err = "accepting in B";
 	if ((ret = t_netns_enter(p->ns_b)))
@@ -351,6 +394,11 @@ fail_ret:
 		close(*tx);
 	*tx = -1;
 	return ret;
+}
+
+static inline int t_nsim_pair_connect(struct t_nsim_pair *p, int *tx, int *rx, const char **err)
+{
+	return t_nsim_pair_connect_family(p, AF_INET, tx, rx, err);
 }
 
 /* deletes what is left of the pair and returns to the initial namespace */
