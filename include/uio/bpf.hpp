@@ -112,6 +112,29 @@ public:
     [[nodiscard]] bool valid() const noexcept { return link_ != nullptr; }
     explicit operator bool() const noexcept { return valid(); }
 
+    // The attached program's global data section @section (".bss" or
+    // ".data"): the kernel's map of it, mapped into this process as a
+    // skeleton's ->bss is, so what the program writes is read here without
+    // a system call. Empty if the object has no such section or the kernel
+    // cannot map it. Valid while this BpfOps (or the one it moves to) lives.
+    [[nodiscard]] std::span<std::byte> global_data(std::string_view section) const noexcept
+    {
+        if (!link_)
+            return {};
+        bpf_map* map = nullptr;
+        bpf_object__for_each_map(map, obj_)
+        {
+            const std::string_view name = bpf_map__name(map);
+            if (!bpf_map__is_internal(map) || name.size() < section.size() ||
+                name.substr(name.size() - section.size()) != section)
+                continue;
+            std::size_t size = 0;
+            auto* data = static_cast<std::byte*>(bpf_map__initial_value(map, &size));
+            return data ? std::span<std::byte>(data, size) : std::span<std::byte>{};
+        }
+        return {};
+    }
+
 private:
     static constexpr std::size_t log_size = 1 << 20;
 

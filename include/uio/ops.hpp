@@ -175,6 +175,31 @@ private:
     std::uint64_t offset_;
 };
 
+// A vectored write from spans of one registered buffer (IORING_OP_WRITEV_FIXED,
+// Linux 6.15): each iovec lies in buffer @buf_index. The kernel copies the
+// iovecs when the SQE is submitted: they must stay valid until then.
+template <FileRef F>
+class WritevFixed {
+public:
+    static constexpr std::uint8_t opcode = IORING_OP_WRITEV_FIXED;
+    using sqe_size = Sqe64;
+    using cqe_size = Cqe16;
+    WritevFixed(F file, std::span<const iovec> iov, std::uint64_t offset, std::uint16_t buf_index) noexcept
+        : file_(file), iov_(iov), offset_(offset), buf_index_(buf_index) {}
+    void prep(io_uring_sqe* sqe) const noexcept
+    {
+        io_uring_prep_writev_fixed(sqe, file_.raw(), iov_.data(), static_cast<unsigned>(iov_.size()), offset_, 0,
+                                   buf_index_);
+        sqe->flags |= F::sqe_flags;
+    }
+
+private:
+    F file_;
+    std::span<const iovec> iov_;
+    std::uint64_t offset_;
+    std::uint16_t buf_index_;
+};
+
 template <FileRef F>
 class Send {
 public:
@@ -451,6 +476,46 @@ private:
     std::uint32_t stages_;
     std::uint64_t addr_;
     std::uint32_t len_;
+    std::uint64_t dev_off_ = 0;
+};
+
+// IORING_OP_UNIFIED, vectored storage stage (uapi::op_vec): the spans of
+// the data area, in order, go to one device range from device_offset() on
+// (@stages: uapi::op_nvme | uapi::op_write for a write; op_vec is added
+// here). Each span must lie in the data area (EFAULT), have a length > 0
+// and an offset and length aligned to the device's logical block size, and
+// not overlap another (EINVAL); 1 to uapi::vec_max_spans spans (EINVAL);
+// no network or BPF stage (EINVAL). The completion's res() is the bytes
+// moved. The kernel copies the span array when the SQE is submitted: it
+// must stay valid until then (not until completion).
+template <FileRef F>
+class UnifiedOpVec {
+public:
+    static constexpr std::uint8_t opcode = uapi::op_unified;
+    using sqe_size = Sqe64;
+    using cqe_size = Cqe16;
+    UnifiedOpVec(F file, std::uint32_t stages, std::span<const uapi::span> spans) noexcept
+        : file_(file), stages_(stages | uapi::op_vec), spans_(spans) {}
+    // byte offset on the device where the first span goes
+    [[nodiscard]] constexpr UnifiedOpVec device_offset(std::uint64_t off) const noexcept
+    {
+        UnifiedOpVec op = *this;
+        op.dev_off_ = off;
+        return op;
+    }
+    void prep(io_uring_sqe* sqe) const noexcept
+    {
+        // a count beyond 32 bits is refused by the kernel as any count > 1024
+        const auto n = spans_.size() > 0xffffffffu ? 0xffffffffu : static_cast<unsigned>(spans_.size());
+        io_uring_prep_rw(opcode, sqe, file_.raw(), spans_.data(), n, stages_);
+        sqe->addr3 = dev_off_;
+        sqe->flags |= F::sqe_flags;
+    }
+
+private:
+    F file_;
+    std::uint32_t stages_;
+    std::span<const uapi::span> spans_;
     std::uint64_t dev_off_ = 0;
 };
 

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <algorithm>
+#include <bit>
 #include <type_traits>
 #include <cstring>
 #include <memory>
@@ -63,7 +64,9 @@ struct RegionOptions {
     // slot (buf_index() says which). A ring with a table of its own (the
     // application's) is never touched: errc::buffer_table_in_use.
     std::optional<std::uint16_t> buf_index{};
-    int nvme_fd = 0;              // an NVMe namespace to bind (native), 0 for none
+    // an NVMe namespace to bind (native), -1 for none; a storage op on the
+    // region may then name it as file -1
+    int nvme_fd = -1;
     BackendChoice backend = BackendChoice::automatic;
     // Compat backend only: also register the memory as the ring's memory
     // region (IORING_REGISTER_MEM_REGION), as upstream users of that region
@@ -127,6 +130,8 @@ template <FileRef F>
 class RegionIo;
 template <FileRef F>
 class RegionSend;
+template <FileRef F>
+class RegionVecWrite;
 
 namespace detail {
 // A region's registration and mapping, co-owned by the UnifiedRegion and the
@@ -314,6 +319,7 @@ public:
     NetRing net{};               // set when receive is zero-copy
     std::uint16_t slot = 0;      // the data area's fixed-buffer slot
     bool has_slot = false;
+    bool has_vec = false;        // native: the kernel has the vectored storage stage
 };
 } // namespace detail
 
@@ -365,6 +371,7 @@ public:
         } catch (const std::bad_alloc&) {
             return errno_code(ENOMEM);
         }
+        state->has_vec = backend == Backend::native && (q->op_flags & uapi::op_vec);
         Result<void> ret = state->claim_slot();
         if (!ret)
             return ret.error();
@@ -493,6 +500,67 @@ public:
             return errc::unsupported_by_kernel;
         return io<F>(file, offset, len, device_offset, true, true);
     }
+    // Whether write_spans_to() runs here: natively when the kernel has the
+    // vectored storage stage (uapi::op_vec in IO_URING_QUERY_UNIFIED), on
+    // the compat backend always (IORING_OP_WRITEV_FIXED, which kernels
+    // before 6.15 refuse with EINVAL in the completion).
+    [[nodiscard]] bool vectored_writes() const noexcept
+    {
+        return s_ && (s_->backend == Backend::compat || s_->has_vec);
+    }
+
+    // [offset, offset + len) as write_spans_to() takes it: the region
+    // offset on the native backend, the address on the compat backend (as
+    // fixed() does), bounds-checked.
+    [[nodiscard]] Result<uapi::span> vec_span(std::uint64_t offset, std::uint32_t len) const noexcept
+    {
+        auto f = fixed(offset, len);
+        if (!f)
+            return f.error();
+        return uapi::span{f->addr, f->len, 0};
+    }
+
+    // One write of @spans (from vec_span()), in order, to @file from
+    // @device_offset on: natively IORING_OP_UNIFIED's vectored storage
+    // stage (one bio chain over the region's pages), on the compat backend
+    // IORING_OP_WRITEV_FIXED from the region's fixed buffer. Zero copies
+    // either way. Checked here: 1 to uapi::vec_max_spans spans, each in the
+    // region, non-empty, resv 0 (errc::out_of_bounds, EINVAL), a total below
+    // 2 GiB (EOVERFLOW: the completion reports it in an int). The device's
+    // alignment rules (offsets and lengths in logical blocks, O_DIRECT) are
+    // the kernel's to check. @spans must stay valid until the SQE is
+    // submitted: the kernel copies the array then (both backends). Natively
+    // without the vectored stage: errc::unsupported_by_kernel (write the
+    // spans one by one with write_to()).
+    template <FileRef F>
+    [[nodiscard]] Result<RegionVecWrite<F>> write_spans_to(F file, std::uint64_t device_offset,
+                                                           std::span<const uapi::span> spans) const noexcept
+    {
+        if (!s_)
+            return errc::empty;
+        if (spans.empty() || spans.size() > uapi::vec_max_spans)
+            return errno_code(EINVAL);
+        if (!vectored_writes())
+            return errc::unsupported_by_kernel;
+        const std::uint64_t base =
+            s_->backend == Backend::native ? 0 : reinterpret_cast<std::uintptr_t>(s_->map);
+        std::uint64_t total = 0;
+        for (const uapi::span& sp : spans) {
+            if (sp.resv || !sp.len)
+                return errno_code(EINVAL);
+            if (sp.addr < base || !s_->in_bounds(sp.addr - base, sp.len))
+                return errc::out_of_bounds;
+            total += sp.len;
+        }
+        if (total > 0x7fffffffu)
+            return errno_code(EOVERFLOW);
+        if constexpr (std::endian::native != std::endian::little) {
+            if (s_->backend == Backend::compat)
+                return errc::unsupported_by_kernel;  // spans are read as iovecs there
+        }
+        return RegionVecWrite<F>(file, spans, device_offset, s_->backend, s_->slot);
+    }
+
     // The BPF stage alone, over bytes already in the region.
     [[nodiscard]] Result<UnifiedCompute> compute(std::uint64_t offset, std::uint32_t len) const noexcept
     {
@@ -680,6 +748,40 @@ private:
     bool write_;
     bool bpf_;
     Backend backend_;
+};
+
+// A vectored write of region spans (UnifiedRegion::write_spans_to()),
+// whichever backend the region runs on. It refers to the caller's span
+// array, which must stay valid until the SQE is submitted.
+template <FileRef F>
+class RegionVecWrite {
+public:
+    using sqe_size = Sqe64;
+    using cqe_size = Cqe16;
+    RegionVecWrite(F file, std::span<const uapi::span> spans, std::uint64_t device_offset, Backend backend,
+                   std::uint16_t buf_index) noexcept
+        : file_(file), spans_(spans), dev_off_(device_offset), backend_(backend), buf_index_(buf_index) {}
+
+    void prep(io_uring_sqe* sqe) const noexcept
+    {
+        if (backend_ == Backend::native) {
+            UnifiedOpVec<F>(file_, uapi::op_nvme | uapi::op_write, spans_).device_offset(dev_off_).prep(sqe);
+        } else {
+            // compat spans hold addresses (vec_span()): with resv 0 a span is
+            // an iovec's bytes on a little-endian machine (checked at creation)
+            WritevFixed<F>(file_, {reinterpret_cast<const iovec*>(spans_.data()), spans_.size()}, dev_off_,
+                           buf_index_)
+                .prep(sqe);
+        }
+    }
+
+private:
+    static_assert(sizeof(uapi::span) == sizeof(iovec) && offsetof(iovec, iov_len) == offsetof(uapi::span, len));
+    F file_;
+    std::span<const uapi::span> spans_;
+    std::uint64_t dev_off_;
+    Backend backend_;
+    std::uint16_t buf_index_;
 };
 
 // A zero-copy send of a region span, whichever backend the region runs on.

@@ -29,6 +29,10 @@ inline constexpr std::uint32_t op_net = 1u << 1;
 inline constexpr std::uint32_t op_bpf = 1u << 2;
 inline constexpr std::uint32_t op_write = 1u << 3;
 inline constexpr std::uint32_t op_batch = 1u << 4;
+// the storage stage over a list of data-area spans (sqe->addr: the list,
+// sqe->len: how many), one bio chain into one device range
+inline constexpr std::uint32_t op_vec = 1u << 5;
+inline constexpr std::uint32_t vec_max_spans = 1024;
 
 inline constexpr std::uint32_t desc_fixed_file = 1u << 0;
 inline constexpr std::uint32_t desc_drain = 1u << 1;  // after the batch's earlier descriptors
@@ -70,13 +74,15 @@ struct net_stats {
 // net_stats::flags: the bound queue's device was unregistered
 inline constexpr std::uint64_t net_dev_gone = 1;
 
+// head and tail on cache lines of their own: one side writes each
 struct ring_hdr {
     std::uint32_t head;
-    std::uint32_t tail;
     std::uint32_t ring_mask;
     std::uint32_t ring_entries;
     std::uint32_t flags;
-    std::uint32_t resv[3];
+    std::uint32_t resv1[12];
+    std::uint32_t tail;
+    std::uint32_t resv2[15];
 };
 
 struct desc {
@@ -93,6 +99,13 @@ struct desc {
     std::uint64_t resv2;
 };
 
+// struct io_unified_span: one span of an op_vec storage stage
+struct span {
+    std::uint64_t addr;  // data-area offset
+    std::uint32_t len;   // bytes
+    std::uint32_t resv;  // must be 0
+};
+
 struct query_unified {
     std::uint64_t register_flags;
     std::uint64_t op_flags;
@@ -105,10 +118,11 @@ struct query_unified {
 
 static_assert(sizeof(region_offsets) == 64);
 static_assert(sizeof(region_reg) == 160 && offsetof(region_reg, offsets) == 64);
-static_assert(sizeof(ring_hdr) == 32);
+static_assert(sizeof(ring_hdr) == 128 && offsetof(ring_hdr, tail) == 64);
 static_assert(sizeof(net_stats) == 64);
 static_assert(sizeof(desc) == 64);
 static_assert(sizeof(query_unified) == 48);
+static_assert(sizeof(span) == 16 && offsetof(span, len) == 8);
 
 #ifdef IORING_UNIFIED_OP_NVME  // the series' own header is in use: check the mirror
 static_assert(op_unified == IORING_OP_UNIFIED);
@@ -129,11 +143,20 @@ static_assert(sizeof(region_reg) == sizeof(io_uring_unified_region_reg) &&
 static_assert(sizeof(net_stats) == sizeof(io_unified_net_stats) &&
               offsetof(net_stats, refill_rejected) == offsetof(io_unified_net_stats, refill_rejected) &&
               offsetof(net_stats, flags) == offsetof(io_unified_net_stats, flags));
-static_assert(net_dev_gone == IO_UNIFIED_NET_F_DEV_GONE);
+static_assert(net_dev_gone == IORING_UNIFIED_NET_F_DEV_GONE);
+static_assert(sizeof(ring_hdr) == sizeof(io_unified_ring_hdr) &&
+              offsetof(ring_hdr, tail) == offsetof(io_unified_ring_hdr, tail));
 static_assert(sizeof(desc) == sizeof(io_unified_desc) &&
               offsetof(desc, res) == offsetof(io_unified_desc, res) &&
               offsetof(desc, aux) == offsetof(io_unified_desc, aux));
-#else
+#endif
+#ifdef IORING_UNIFIED_OP_VEC  // a series with the vectored storage stage
+static_assert(op_vec == IORING_UNIFIED_OP_VEC);
+static_assert(sizeof(span) == sizeof(io_unified_span) && offsetof(span, addr) == offsetof(io_unified_span, addr) &&
+              offsetof(span, len) == offsetof(io_unified_span, len) &&
+              offsetof(span, resv) == offsetof(io_unified_span, __resv));
+#endif
+#ifndef IORING_UNIFIED_OP_NVME
 // liburing's copy of the uAPI: no check of its enum totals here (a newer
 // liburing has more opcodes). Whether the running kernel speaks this uAPI is
 // asked at run time: IO_URING_QUERY_UNIFIED must answer with these struct

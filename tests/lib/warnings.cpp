@@ -32,6 +32,9 @@ template class SendZcFixed<Fd>;
 template class UnifiedOp<Fd>;
 template class RegionIo<Fixed>;
 template class RegionSend<Fd>;
+template class UnifiedOpVec<Fixed>;
+template class WritevFixed<Fd>;
+template class RegionVecWrite<Fd>;
 template class NetReceive<Fd>;
 template class nvme::Io<Fd, nvme::Opcode::read>;
 template class nvme::Io<Fixed, nvme::Opcode::write>;
@@ -52,11 +55,15 @@ int main()
     auto rd = region->read_then_compute(uio::Fixed{0}, 0, 4096, 0);
     auto wr = region->compute_then_write(uio::Fd{0}, 0, 4096, 0);
     auto snd = region->send(uio::Fd{0}, 0, 4096);
+    auto vec = region->write_spans_to(uio::Fd{0}, 0, std::span<const uio::uapi::span>{});
+    auto vspan = region->vec_span(0, 4096);
     auto receiver = uio::Receiver<uio::Sqe64, uio::Cqe32>::create(*ring, *region, {.buffer_size = 4096});
     bool ok = io && ring->push(*io, 1) && ring->push(uio::Nop{}, 2, IOSQE_ASYNC);
     (void)rd;
     (void)wr;
     (void)snd;
+    (void)vec;
+    (void)vspan;
     if (receiver)
         ok = ok && ring->push(receiver->arm(uio::Fd{0}), 3);
     auto nvme_ring = uio::NvmeRing::create();
