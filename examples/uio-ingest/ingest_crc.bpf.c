@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * uio-ingest's BPF stage: CRC32C of each received fragment (NET|BPF), the
+ * same walk as bpf/checksum.bpf.c. A program's result must be >= 0, so a
+ * result holds 31 bits and a CRC has 32: the full CRC goes into a table in
+ * the program's .bss, which userspace maps, and the result is the number of
+ * the table entry. Userspace checks the entry's region offset, length and
+ * number against the fragment's CQE before it takes the CRC. Calls are
+ * serialised by the ring's uring_lock, so the counter needs no atomics.
+ */
+#include "uio_bpf.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* the reflected CRC32C table, filled by userspace before load */
+const volatile __u32 crc32c_table[256];
+
+#define INGEST_CRC_SLOTS 8192	/* a power of two; keep in step with serve.cpp */
+
+struct ingest_crc_slot {
+	__u64 region_off;
+	__u32 len;
+	__u32 crc;	/* the finished CRC32C: all 32 bits */
+	__u32 seq;
+	__u32 resv;
+};
+
+struct {
+	__u32 seq;
+	__u32 resv;
+	struct ingest_crc_slot slot[INGEST_CRC_SLOTS];
+} ingest_crc;
+
+struct walk {
+	struct iou_unified_ctx *uctx;
+	__u32 crc;
+	__u32 tail;
+	int err;
+};
+
+static long crc_byte(__u64 index, void *data)
+{
+	struct walk *w = data;
+	__u8 *p = bpf_io_uring_unified_ptr(w->uctx, w->tail + index, 1);
+
+	if (!p) {
+		w->err = -EBADMSG;
+		return 1;
+	}
+	w->crc = crc32c_table[(w->crc ^ *p) & 0xff] ^ (w->crc >> 8);
+	return 0;
+}
+
+static long crc_window(__u64 index, void *data)
+{
+	struct walk *w = data;
+	__u8 *p = bpf_io_uring_unified_ptr(w->uctx, index * UIO_WINDOW, UIO_WINDOW);
+	__u32 crc = w->crc;
+	int i;
+
+	if (!p) {
+		w->err = -EBADMSG;
+		return 1;
+	}
+	for (i = 0; i < UIO_WINDOW; i++)
+		crc = crc32c_table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
+	w->crc = crc;
+	return 0;
+}
+
+SEC("struct_ops/unified_op")
+int BPF_PROG(ingest_crc_op, struct iou_unified_ctx *uctx)
+{
+	__u32 windows = uctx->len / UIO_WINDOW;
+	struct walk w = { .uctx = uctx, .crc = ~0u, .tail = windows * UIO_WINDOW };
+	struct ingest_crc_slot *s;
+	__u32 seq;
+
+	bpf_loop(windows, crc_window, &w, 0);
+	if (!w.err)
+		bpf_loop(uctx->len - w.tail, crc_byte, &w, 0);
+	if (w.err)
+		return w.err;
+	seq = ingest_crc.seq;
+	ingest_crc.seq = seq + 1;
+	s = &ingest_crc.slot[seq & (INGEST_CRC_SLOTS - 1)];
+	s->region_off = uctx->region_off;
+	s->len = uctx->len;
+	s->crc = ~w.crc;
+	s->seq = seq;
+	return seq & 0x7fffffff;
+}
+
+SEC(".struct_ops.link")
+struct io_uring_bpf_ops ingest_crc_ops = {
+	.unified_op = (void *)ingest_crc_op,
+};
