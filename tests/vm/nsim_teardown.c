@@ -2,7 +2,7 @@
 /*
  * The region's hardware binding on netdevsim loses its device while a stream
  * is running and userspace holds received buffers, in turn:
- *  - the device is deleted: the binding says IO_UNIFIED_NET_F_DEV_GONE, the
+ *  - the device is deleted: the binding says IORING_UNIFIED_NET_F_DEV_GONE, the
  *    held fragments keep their bytes, a receive ends with -ENODEV, the region
  *    unregisters;
  *  - the receiving namespace is dismantled (netdevsim's port goes with it):
@@ -191,7 +191,7 @@ static void wait_dev_gone(struct round *rd, unsigned i, const char *what)
 	double until = t_now() + 30;
 
 	while (!(__atomic_load_n(&rd->r.stats->flags, __ATOMIC_ACQUIRE) &
-		 IO_UNIFIED_NET_F_DEV_GONE)) {
+		 IORING_UNIFIED_NET_F_DEV_GONE)) {
 		if (t_now() > until)
 			t_fail("round %u: %s, but the binding does not say the device is gone", i,
 			       what);

@@ -18,7 +18,7 @@ static void check_layout(const struct io_uring_unified_region_reg *reg,
 	const struct io_unified_ring_hdr *sq = (const void *)(map + o->sq_ring);
 	const struct io_unified_ring_hdr *cq = (const void *)(map + o->cq_ring);
 
-	if (o->data != 0 || o->sq_ring < reg->region_size || o->cq_ring < o->sq_ring + 32)
+	if (o->data != 0 || o->sq_ring < reg->region_size || o->cq_ring < o->sq_ring + sizeof(struct io_unified_ring_hdr))
 		t_fail("layout: data %llu sq_ring %llu cq_ring %llu", (unsigned long long)o->data,
 		       (unsigned long long)o->sq_ring, (unsigned long long)o->cq_ring);
 	if (o->sq_descs % 4096 || o->cq_descs % 4096 || o->size % 4096 ||

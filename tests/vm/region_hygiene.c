@@ -75,7 +75,10 @@ static void test_user_memory_initialised(void)
 			t_fail("user memory of %#x: sq %u/%u/%#x, cq %u/%u/%#x, entries %u/%u",
 			       fills[i], sq->head, sq->tail, sq->flags, cq->head, cq->tail,
 			       cq->flags, sq->ring_entries, cq->ring_entries);
-		check_zero(sq->__resv, sizeof(sq->__resv), "sq header reserved", fills[i]);
+		check_zero(sq->__resv1, sizeof(sq->__resv1), "sq header reserved", fills[i]);
+		check_zero(sq->__resv2, sizeof(sq->__resv2), "sq header reserved", fills[i]);
+		check_zero(cq->__resv1, sizeof(cq->__resv1), "cq header reserved", fills[i]);
+		check_zero(cq->__resv2, sizeof(cq->__resv2), "cq header reserved", fills[i]);
 		check_zero(r.stats, sizeof(*r.stats), "net stats", fills[i]);
 		if (*r.rq_head || *r.rq_tail)
 			t_fail("user memory of %#x: refill ring %u/%u", fills[i], *r.rq_head,

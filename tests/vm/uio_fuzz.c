@@ -549,6 +549,7 @@ static int region_create(struct fring *r, struct region *g, uint64_t size, int k
 	g->reg.sq_entries = 1u << below(9);
 	g->reg.cq_entries = 1u << below(9);
 	g->reg.region_size = size;
+	g->reg.nvme_fd = -1;
 	g->reg.region_ptr = (uint64_t)(uintptr_t)&g->rd;
 	if (fixed_buf && r->nbufs) {
 		g->reg.flags |= IORING_UNIFIED_REG_FIXED_BUF;
@@ -683,6 +684,7 @@ static void reg_attempt(struct fring *r, int have_region)
 	reg->sq_entries = 1u << below(10);
 	reg->cq_entries = 1u << below(10);
 	reg->region_size = size;
+	reg->nvme_fd = -1;
 	reg->region_ptr = (uint64_t)(uintptr_t)rd;
 	if (r->nbufs && chance(50)) {
 		reg->flags = IORING_UNIFIED_REG_FIXED_BUF;
@@ -796,7 +798,7 @@ static void reg_attempt(struct fring *r, int have_region)
 			user = 0;
 			break;
 		case 21:
-			reg->nvme_fd = (int32_t)PICK(-1, -5, 0x80000000u, (uint64_t)closed_fd, 99999);
+			reg->nvme_fd = (int32_t)PICK(-2, -5, 0x80000000u, (uint64_t)closed_fd, 99999);
 			want(&e, -EBADF, "nvme_fd bad");
 			break;
 		case 22:

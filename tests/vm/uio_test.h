@@ -124,6 +124,7 @@ static inline void t_region_defaults(struct io_uring_unified_region_reg *reg,
 	reg->sq_entries = 64;
 	reg->cq_entries = 64;
 	reg->region_size = region_size;
+	reg->nvme_fd = -1;
 	reg->flags = IORING_UNIFIED_REG_FIXED_BUF;
 	reg->buf_index = buf_index;
 	reg->region_ptr = (uint64_t)(uintptr_t)rd;
