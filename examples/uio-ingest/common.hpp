@@ -5,7 +5,6 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -105,19 +104,29 @@ struct SockAddr {
     } else {
         port = text;
     }
-    if (port.empty() || port.find_first_not_of("0123456789") != std::string::npos)
+    if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+        std::stoul(port) > 65535)
         return std::nullopt;
-    addrinfo hints{};
-    hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | (passive ? AI_PASSIVE : 0);
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_family = host.empty() ? AF_INET6 : AF_UNSPEC;
-    addrinfo* res = nullptr;
-    if (getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(), &hints, &res) != 0 || !res)
-        return std::nullopt;
+    const auto p = htons(static_cast<std::uint16_t>(std::stoul(port)));
+    (void)passive;  // no host: any address (IPv6, which takes IPv4 too)
     SockAddr a;
-    std::memcpy(&a.ss, res->ai_addr, res->ai_addrlen);
-    a.len = res->ai_addrlen;
-    freeaddrinfo(res);
+    if (host.empty() || host.find(':') != std::string::npos) {
+        auto* in6 = reinterpret_cast<sockaddr_in6*>(&a.ss);
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = p;
+        if (host.empty())
+            in6->sin6_addr = in6addr_any;
+        else if (inet_pton(AF_INET6, host.c_str(), &in6->sin6_addr) != 1)
+            return std::nullopt;
+        a.len = sizeof(sockaddr_in6);
+    } else {
+        auto* in = reinterpret_cast<sockaddr_in*>(&a.ss);
+        in->sin_family = AF_INET;
+        in->sin_port = p;
+        if (inet_pton(AF_INET, host.c_str(), &in->sin_addr) != 1)
+            return std::nullopt;
+        a.len = sizeof(sockaddr_in);
+    }
     return a;
 }
 [[nodiscard]] inline std::string to_string(const sockaddr* sa)

@@ -8,7 +8,10 @@
 
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -90,7 +93,8 @@ public:
     }
 
     BpfOps(BpfOps&& o) noexcept
-        : obj_(std::exchange(o.obj_, nullptr)), link_(std::exchange(o.link_, nullptr)), log_(std::move(o.log_))
+        : obj_(std::exchange(o.obj_, nullptr)), link_(std::exchange(o.link_, nullptr)), log_(std::move(o.log_)),
+          mapped_(std::exchange(o.mapped_, {})), mapped_count_(std::exchange(o.mapped_count_, 0))
     {
     }
     BpfOps& operator=(BpfOps&& o) noexcept
@@ -100,6 +104,8 @@ public:
             obj_ = std::exchange(o.obj_, nullptr);
             link_ = std::exchange(o.link_, nullptr);
             log_ = std::move(o.log_);
+            mapped_ = std::exchange(o.mapped_, {});
+            mapped_count_ = std::exchange(o.mapped_count_, 0);
         }
         return *this;
     }
@@ -113,11 +119,13 @@ public:
     explicit operator bool() const noexcept { return valid(); }
 
     // The attached program's global data section @section (".bss" or
-    // ".data"): the kernel's map of it, mapped into this process as a
-    // skeleton's ->bss is, so what the program writes is read here without
-    // a system call. Empty if the object has no such section or the kernel
-    // cannot map it. Valid while this BpfOps (or the one it moves to) lives.
-    [[nodiscard]] std::span<std::byte> global_data(std::string_view section) const noexcept
+    // ".data"): the kernel's map of it, mapped into this process (shared,
+    // read-write) as a skeleton's ->bss is, so what the program writes is
+    // read here without a system call. Empty if the object has no such
+    // section or the kernel cannot map it (maps need BPF_F_MMAPABLE, which
+    // libbpf sets for global data). The mapping lives as long as this
+    // BpfOps (or the one it moves to); a second call maps the section again.
+    [[nodiscard]] std::span<std::byte> global_data(std::string_view section) noexcept
     {
         if (!link_)
             return {};
@@ -128,9 +136,18 @@ public:
             if (!bpf_map__is_internal(map) || name.size() < section.size() ||
                 name.substr(name.size() - section.size()) != section)
                 continue;
-            std::size_t size = 0;
-            auto* data = static_cast<std::byte*>(bpf_map__initial_value(map, &size));
-            return data ? std::span<std::byte>(data, size) : std::span<std::byte>{};
+            // libbpf before 1.5 maps global data into the kernel's map only
+            // for skeletons: map it here, from the map's fd
+            const std::size_t size = bpf_map__value_size(map);
+            const auto page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+            const std::size_t len = (size + page - 1) / page * page;
+            if (!size || bpf_map__fd(map) < 0 || mapped_count_ == mapped_.size())
+                return {};
+            void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(map), 0);
+            if (p == MAP_FAILED)
+                return {};
+            mapped_[mapped_count_++] = {p, len};
+            return {static_cast<std::byte*>(p), size};
         }
         return {};
     }
@@ -175,6 +192,9 @@ private:
 
     void release() noexcept
     {
+        for (std::size_t i = 0; i < mapped_count_; ++i)
+            munmap(mapped_[i].first, mapped_[i].second);
+        mapped_count_ = 0;
         if (link_)
             bpf_link__destroy(link_);
         if (obj_)
@@ -186,6 +206,8 @@ private:
     bpf_object* obj_ = nullptr;
     bpf_link* link_ = nullptr;
     std::unique_ptr<char[]> log_;  // the verifier's words, until loaded
+    std::array<std::pair<void*, std::size_t>, 4> mapped_{};  // global_data() mappings
+    std::size_t mapped_count_ = 0;
 };
 
 } // namespace uio
