@@ -133,6 +133,7 @@ enum : std::uint32_t {
 enum : std::uint32_t {
     super_closed = 1u << 0,    // the server finished: log_end and the stream table are final
     super_log_full = 1u << 1,  // it stopped because the device was full
+    super_interrupted = 1u << 2,  // it was stopped (SIGINT, SIGTERM): streams may be incomplete
 };
 
 struct RecordHeader {

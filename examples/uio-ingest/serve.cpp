@@ -19,6 +19,7 @@
 #include <net/if.h>
 
 #include <bit>
+#include <csignal>
 #include <deque>
 #include <memory>
 #include <optional>
@@ -37,6 +38,9 @@
 
 namespace ingest {
 namespace {
+
+volatile std::sig_atomic_t interrupted = 0;
+extern "C" void on_signal(int) { interrupted = 1; }
 
 using IngestRing = uio::Ring<uio::Sqe64, uio::Cqe32>;
 using IngestRegion = uio::UnifiedRegion<uio::Sqe64, uio::Cqe32>;
@@ -132,6 +136,7 @@ struct Conn {
     bool armed = false;                // a receive is armed
     bool rearm = false;                // arm again in the next round
     bool wait_buffers = false;         // arm again once a record frees its buffers or slot
+    Clock::time_point retry_at{};      // region paths: or at this time
     bool eof = false;                  // the peer closed its side
     bool partial = false;              // it ended before the bytes announced
     bool dropping = false;             // log full or failed: received bytes are dropped
@@ -356,9 +361,18 @@ private:
         push(Accept{listen_fd_.get()}, ud(k_accept, 0));
         accept_armed_ = true;
         while (!done()) {
+            if (interrupted) {
+                interrupted_ = true;
+                std::fprintf(stderr, "uio-ingest serve: interrupted: finishing the writes in flight\n");
+                settle();
+                break;
+            }
             rearm_waiting();
             io_uring_cqe* cqe = nullptr;
-            __kernel_timespec ts{0, 200'000'000};
+            bool retrying = false;
+            for (const auto& c : conns_)
+                retrying = retrying || (c->wait_buffers && o_.path != Path::baseline);
+            __kernel_timespec ts{0, retrying ? 10'000'000 : 200'000'000};
             ++enters_;
             const int ret = io_uring_submit_and_wait_timeout(ring_->native(), &cqe, 1, &ts, nullptr);
             if (ret < 0 && ret != -ETIME && ret != -EINTR)
@@ -368,6 +382,25 @@ private:
                 show_progress();
         }
         progress_.done();
+    }
+
+    // interrupted: waits (up to 10 s) for the writes and flush in flight
+    void settle()
+    {
+        const auto until = Clock::now() + std::chrono::seconds(10);
+        while ((writes_inflight_ || flush_inflight_) && Clock::now() < until) {
+            io_uring_cqe* cqe = nullptr;
+            __kernel_timespec ts{0, 100'000'000};
+            ++enters_;
+            (void)io_uring_submit_and_wait_timeout(ring_->native(), &cqe, 1, &ts, nullptr);
+            ring_->drain([this](const IngestRing::completion& c) {
+                const auto kind = static_cast<Kind>(c.user_data() >> 56);
+                if (kind == k_write || kind == k_flush)
+                    complete(c);
+                else if (kind == k_recv && !c.more())
+                    conns_.at(c.user_data() & ((1ull << 56) - 1))->armed = false;
+            });
+        }
     }
 
     [[nodiscard]] bool done() const noexcept
@@ -465,6 +498,10 @@ private:
         for (auto& c : conns_) {
             if (!c->backlog.empty() || (c->eof && !c->final_sent && !c->closed))
                 consume(*c);
+            if (c->wait_buffers && o_.path != Path::baseline && Clock::now() >= c->retry_at) {
+                c->wait_buffers = false;
+                c->rearm = true;
+            }
             if (c->rearm)
                 arm(*c);
         }
@@ -505,8 +542,11 @@ private:
                 ++rearms_;
                 c.rearm = true;  // the CQ was full; nothing lost
             } else if (why == std::errc::no_buffer_space || why == std::errc::not_enough_memory) {
+                // every buffer is held - by records (armed again when one is
+                // written) or by the NIC's page pool (armed again shortly)
                 ++rearms_;
-                c.wait_buffers = true;  // every buffer is held: once a record frees some
+                c.wait_buffers = true;
+                c.retry_at = Clock::now() + std::chrono::milliseconds(10);
             } else if (why == std::errc::connection_reset || why == std::errc::broken_pipe) {
                 on_eof(c);
             } else {
@@ -1027,7 +1067,7 @@ private:
         sb->capacity = dev_->capacity();
         sb->record_size = o_.record_size;
         if (closed) {
-            sb->flags = super_closed | (log_full_ ? super_log_full : 0u);
+            sb->flags = super_closed | (log_full_ ? super_log_full : 0u) | (interrupted_ ? super_interrupted : 0u);
             sb->log_end = log_tail_;
             sb->records = records_;
             sb->streams = static_cast<std::uint32_t>(conns_.size());
@@ -1050,8 +1090,20 @@ private:
         const double secs = started_ ? seconds_since(start_) : 0;
         const CpuSample cpu = started_ ? CpuSample::now() - cpu_start_ : CpuSample{};
         write_superblock(true);
+        if (interrupted_) {
+            for (const auto& c : conns_)
+                std::fprintf(stderr, "  stream %u from %s: %llu of %llu bytes received, %llu durable; receive %s%s, "
+                             "%zu fragments waiting, %u bytes in the record being assembled, %zu records in flight%s\n",
+                             c->id, c->peer.c_str(), static_cast<unsigned long long>(c->received),
+                             static_cast<unsigned long long>(c->hello.total_bytes),
+                             static_cast<unsigned long long>(c->durable), c->armed ? "armed" : "not armed",
+                             c->wait_buffers ? " (waiting for buffers)" : "", c->backlog.size(),
+                             c->cur ? c->cur->fill : 0u, c->inflight.size(), c->eof ? ", peer closed" : "");
+            std::fprintf(stderr, "  %u of %u streams accepted, %u of %zu record slots free, %u writes in flight\n",
+                         accepted_, o_.streams, static_cast<unsigned>(free_.size()), slots_.size(), writes_inflight_);
+        }
         report(secs, cpu);
-        int rc = exit_ok;
+        int rc = interrupted_ ? exit_failed : exit_ok;
         for (const auto& c : conns_) {
             if (!c->failure.empty())
                 rc = std::max(rc, exit_failed);
@@ -1146,8 +1198,10 @@ private:
                         static_cast<unsigned long long>(pinned_));
         else
             std::printf("  memory           no registered memory (0 pins, 0 pages)\n");
-        std::printf("  io_uring_enter   %.2f per MB (%llu calls), %llu acknowledgement send()s\n", enters_mb,
-                    static_cast<unsigned long long>(enters_), static_cast<unsigned long long>(ack_sends_));
+        std::printf("  io_uring_enter   %.2f per MB (%llu calls), %llu acknowledgement send()s, %llu receives "
+                    "re-armed\n",
+                    enters_mb, static_cast<unsigned long long>(enters_), static_cast<unsigned long long>(ack_sends_),
+                    static_cast<unsigned long long>(rearms_));
         std::printf("  latency          receive-to-durable p50 %.2f ms, p99 %.2f ms (%zu records: last byte "
                     "received -> written%s)\n",
                     p50, p99, latencies_.size(), o_.durable ? " and flushed" : "");
@@ -1195,7 +1249,7 @@ private:
     std::string path_name_, crc_note_ = "userspace";
     std::uint64_t run_id_ = 0, log_tail_ = 0, records_ = 0;
     unsigned accepted_ = 0;
-    bool accept_armed_ = false, log_full_ = false;
+    bool accept_armed_ = false, log_full_ = false, interrupted_ = false;
     unsigned writes_inflight_ = 0;
     bool flush_inflight_ = false;
     std::vector<Slot*> flush_wait_, flush_covers_;
@@ -1215,6 +1269,11 @@ private:
 
 int serve(const ServeOptions& o)
 {
+    // SIGINT, SIGTERM: finish what is in flight, close the log, report
+    struct sigaction sa {};
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
     Server server(o);
     return server.run();
 }

@@ -128,13 +128,15 @@ int verify(const VerifyOptions& o)
                         static_cast<unsigned long long>(e.announced));
             if (o.expect_complete)
                 error("stream " + std::to_string(i) + " is partial");
-        } else if (stored != e.announced && !(sb.flags & super_log_full)) {
+        } else if (stored != e.announced && !(sb.flags & (super_log_full | super_interrupted))) {
             error("stream " + std::to_string(i) + ": " + std::to_string(stored) + " of " +
                   std::to_string(e.announced) + " bytes stored and the stream is not marked partial");
         }
     }
     if (sb.flags & super_log_full)
         std::printf("verify: the server stopped because the device was full\n");
+    if (sb.flags & super_interrupted)
+        std::printf("verify: the server was interrupted: streams may end before their announced length\n");
     if (!errors.empty()) {
         std::fprintf(stderr, "uio-ingest verify: %s: FAILED, %zu error%s in %llu records\n", o.device.c_str(),
                      errors.size(), errors.size() == 1 ? "" : "s", static_cast<unsigned long long>(records));

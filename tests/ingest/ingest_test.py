@@ -215,6 +215,20 @@ class IngestTest(unittest.TestCase):
                 self.assertIn("the device was full", vout)
                 self.assertIn(f"{durable} payload bytes", vout)
 
+    def test_interrupted(self):
+        srv = Server(self.dev, "--compat", "--streams", "3")
+        rc, out, err = run("send", "--to", f"127.0.0.1:{srv.port}", "--bytes", "4M", "--pattern", "8")
+        self.assertEqual(rc, EXIT_OK, out + err)
+        srv.proc.send_signal(15)  # a stream short of --streams: SIGTERM
+        src, sout, serr = srv.wait()
+        self.assertEqual(src, EXIT_FAILED, sout + serr)
+        self.assertIn("interrupted", serr)
+        self.assertIn("1 of 3 streams accepted", serr)
+        self.assertEqual(int(report(sout)["bytes"]), 4 << 20)
+        rc, vout, verr = run("verify", "--device", self.dev, "--pattern", "8")
+        self.assertEqual(rc, EXIT_OK, vout + verr)
+        self.assertIn("interrupted", vout)
+
     def test_not_a_client(self):
         srv = Server(self.dev, "--compat")
         with socket.create_connection(("127.0.0.1", srv.port)) as s:

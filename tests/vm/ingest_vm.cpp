@@ -11,7 +11,7 @@
 //                       checked (hardware <= 0.05, device-less and baseline
 //                       >= 1); then the bad inputs (unknown device, device
 //                       too small, port in use, a peer gone mid-record)
-//   ingest_vm main [MIB] [STREAMS]
+//   ingest_vm main [MIB] [STREAMS [SERVE-ARGS...]]
 //                       the README's main job: MIB (default 256) over STREAMS
 //                       (default 4, the last over IPv6), native hardware path
 //                       then --baseline, both reports side by side with ratios
@@ -19,6 +19,8 @@
 #include <net/if.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+
+#include <csignal>
 
 #include <algorithm>
 #include <cerrno>
@@ -102,10 +104,19 @@ std::string slurp(const std::string& path)
     return s.str();
 }
 
-int finish(Child& c, bool show = true)
+// waits for @c; one that is still running after @limit seconds is stopped
+// with SIGTERM (serve then closes its log and reports where it stood)
+int finish(Child& c, bool show = true, int limit = 600)
 {
     int status = 0;
-    waitpid(c.pid, &status, 0);
+    for (int i = 0; i < limit * 10 && waitpid(c.pid, &status, WNOHANG) == 0; ++i)
+        usleep(100000);
+    if (waitpid(c.pid, &status, WNOHANG) == 0) {
+        std::printf("FAIL: %s still running after %d s: SIGTERM\n", c.out.c_str(), limit);
+        ++failures;
+        kill(c.pid, SIGTERM);
+        waitpid(c.pid, &status, 0);
+    }
     if (show)
         std::printf("%s", slurp(c.out).c_str());
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -176,7 +187,7 @@ Report ingest(const std::string& name, std::vector<std::string> serve_args, unsi
                                                        : std::string(T_NSIM_ADDR_B ":") + std::to_string(port));
     }
     const int send_rc = run(pair.ns_a, send, name + "-send");
-    const int serve_rc = finish(srv, false);
+    const int serve_rc = finish(srv, false, send_rc == 0 ? 120 : 5);
     const std::string out = slurp(srv.out);
     std::printf("%s", out.c_str());
     CHECK(send_rc == 0, "%s: send exited %d", name.c_str(), send_rc);
@@ -316,7 +327,10 @@ int main(int argc, char** argv)
     }
     const std::vector<std::string> hw = {"--native", "--ifindex", std::to_string(pair.if_b), "--rxq", "0"};
     if (main_job) {
-        Report n = ingest("native, hardware mode", hw, streams, mib, 7000, 101);
+        std::vector<std::string> native = hw;  // arguments after STREAMS go to the native serve
+        for (int i = first + 2; i < argc; ++i)
+            native.push_back(argv[i]);
+        Report n = ingest("native, hardware mode", native, streams, mib, 7000, 101);
         Report b = ingest("baseline", {"--baseline"}, streams, mib, 7001, 102);
         if (!n.empty() && !b.empty())
             print_side_by_side(n, b);
