@@ -90,6 +90,11 @@ inline bool have_sse42() noexcept
 {
     return detail::tables[0];
 }
+// the eight slicing tables (ingest_crc.bpf.c's crc32c_tables)
+[[nodiscard]] inline const std::array<std::array<std::uint32_t, 256>, 8>& crc32c_tables() noexcept
+{
+    return detail::tables;
+}
 
 // Extends the finished CRC @crc of some bytes by @data: crc32c(data) is
 // crc32c_extend(0, data).
