@@ -2607,6 +2607,7 @@ static void round_net(void)
 
 				recv_ud = next_ud++;
 				cap = 0;
+				cap_got = 0;
 				t_prep_unified(sqe, rx, NT, 0, 0, 0);
 				sqe->user_data = recv_ud;
 				armed = 1;
@@ -2635,11 +2636,13 @@ static void round_net(void)
 						nheld--;
 					held[nheld++] = (struct held){ off, (uint32_t)cqe->res, got };
 					got += (uint64_t)cqe->res;
+					cap_got += (uint64_t)cqe->res;
 					continue;
 				}
 				armed = 0;
+				/* a receive armed before the shutdown may end at its cap, not EOF */
 				if (cqe->res == 0)
-					ended = 1;
+					ended = !(cap && cap_got == cap);
 				else if (cqe->res != -ENOSPC && cqe->res != -ENOMEM)
 					FAIL("receive ended with %d", cqe->res);
 			}
