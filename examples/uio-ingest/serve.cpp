@@ -137,6 +137,8 @@ struct Conn {
     bool rearm = false;                // arm again in the next round
     bool wait_buffers = false;         // arm again once a record frees its buffers or slot
     Clock::time_point retry_at{};      // region paths: or at this time
+    Clock::time_point starved_since{}; // the receive has found no buffer since (reset by data)
+    int stop_errno = 0;                // why the receive last stopped
     bool eof = false;                  // the peer closed its side
     bool partial = false;              // it ended before the bytes announced
     bool dropping = false;             // log full or failed: received bytes are dropped
@@ -502,6 +504,19 @@ private:
             if (c->wait_buffers && o_.path != Path::baseline && Clock::now() >= c->retry_at) {
                 c->wait_buffers = false;
                 c->rearm = true;
+                // Nothing of ours holds buffers and none came for 5 s: the
+                // kernel has none for this socket (in hardware mode the NIC's
+                // page pool holds the area and zcrx's copy fallback, which
+                // data outside its buffers needs, finds its free list empty).
+                // A clear failure instead of a hang.
+                if (writes_inflight_ == 0 && c->backlog.empty() && !c->cur &&
+                    c->starved_since != Clock::time_point{} &&
+                    Clock::now() - c->starved_since > std::chrono::seconds(5)) {
+                    c->rearm = false;
+                    conn_failed(*c, "the receive found no buffer for 5 s (" +
+                                        std::error_code(c->stop_errno, std::generic_category()).message() +
+                                        ") while the server held none: the kernel's receive area is exhausted");
+                }
             }
             if (c->rearm)
                 arm(*c);
@@ -527,6 +542,7 @@ private:
             ++fragments_;
             if (frag->data().size() % block_size == 0 && frag->region_offset() % block_size == 0)
                 ++page_fragments_;
+            c.starved_since = {};
             Piece p{std::make_shared<uio::Fragment>(std::move(*frag)), 0, std::nullopt};
             if (bpf_table_)
                 p.crc = bpf_crc(cqe.bpf_result(), *p.frag);
@@ -548,6 +564,9 @@ private:
                 ++rearms_;
                 c.wait_buffers = true;
                 c.retry_at = Clock::now() + std::chrono::milliseconds(10);
+                c.stop_errno = why.value();
+                if (c.starved_since == Clock::time_point{})
+                    c.starved_since = Clock::now();
             } else if (why == std::errc::connection_reset || why == std::errc::broken_pipe) {
                 on_eof(c);
             } else {
@@ -1094,12 +1113,13 @@ private:
         if (interrupted_) {
             for (const auto& c : conns_)
                 std::fprintf(stderr, "  stream %u from %s: %llu of %llu bytes received, %llu durable; receive %s%s, "
-                             "%zu fragments waiting, %u bytes in the record being assembled, %zu records in flight%s\n",
+                             "%zu fragments waiting, %u bytes in the record being assembled, %zu records in flight%s%s\n",
                              c->id, c->peer.c_str(), static_cast<unsigned long long>(c->received),
                              static_cast<unsigned long long>(c->hello.total_bytes),
                              static_cast<unsigned long long>(c->durable), c->armed ? "armed" : "not armed",
                              c->wait_buffers ? " (waiting for buffers)" : "", c->backlog.size(),
-                             c->cur ? c->cur->fill : 0u, c->inflight.size(), c->eof ? ", peer closed" : "");
+                             c->cur ? c->cur->fill : 0u, c->inflight.size(), c->eof ? ", peer closed" : "",
+                             c->stop_errno ? (", last receive stop: " + std::error_code(c->stop_errno, std::generic_category()).message()).c_str() : "");
             std::fprintf(stderr, "  %u of %u streams accepted, %u of %zu record slots free, %u writes in flight\n",
                          accepted_, o_.streams, static_cast<unsigned>(free_.size()), slots_.size(), writes_inflight_);
         }
