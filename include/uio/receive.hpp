@@ -276,11 +276,22 @@ public:
 
     // The receive for @socket: push it with a user_data of your choice. It
     // stays armed (IORING_CQE_F_MORE) until the stream ends or it stops.
+    // On the compat backend's device-less zcrx instance this first asks the
+    // kernel to take back what was released to the refill ring
+    // (ZCRX_CTRL_FLUSH_RQ): stock kernels recycle such an instance's buffers
+    // only when asked, and a re-arm follows a stop for want of buffers.
     template <FileRef F>
     [[nodiscard]] NetReceive<F> arm(F socket) const noexcept
     {
         if (!state_)
             return NetReceive<F>(socket, detail::ReceiveKind::none, 0);
+        if (state_->kind == detail::ReceiveKind::recv_zc && !state_->region->opts.net.ifindex) {
+            zcrx_ctrl ctrl{};
+            ctrl.zcrx_id = state_->net.zcrx_id;
+            ctrl.op = ZCRX_CTRL_FLUSH_RQ;
+            // best effort: without it the receive stops again with ENOMEM
+            (void)state_->region->core->reg(IORING_REGISTER_ZCRX_CTRL, &ctrl, 0);
+        }
         const std::uint32_t id = state_->kind == detail::ReceiveKind::provided_buffers ? state_->group
                                                                                         : state_->net.zcrx_id;
         return NetReceive<F>(socket, state_->kind, id);

@@ -126,6 +126,15 @@ struct BatchResult {
     std::int32_t res;  // bytes moved or -errno
 };
 
+// How UnifiedRegion::run_batch() moves a batch. Plain SQEs are the default:
+// measured side by side (bench/storage.c, README "Performance"), the region's
+// descriptor rings lose to them in IOPS and CPU per op, as a batch SQE always
+// runs from io-wq while a plain SQE to a block device is issued inline.
+enum class BatchPath {
+    sqes,             // one IORING_OP_UNIFIED (compat: fixed-buffer) SQE per op
+    descriptor_ring,  // native only: one batch SQE over the descriptor rings
+};
+
 template <FileRef F>
 class RegionIo;
 template <FileRef F>
@@ -587,22 +596,27 @@ public:
         return RegionSend<F>(socket, *span, s_->backend);
     }
 
-    // Runs @ops as one batch and waits for all of them: natively one
-    // IORING_OP_UNIFIED batch SQE over the region's descriptor rings (in rounds
-    // of the ring sizes), on the compat backend one fixed-buffer SQE per op.
-    // @ring must be the region's own (errc::wrong_ring otherwise) and have no
-    // other operations in flight while this runs.
-    [[nodiscard]] Result<std::vector<BatchResult>> run_batch(Ring<Sqe, Cqe>& ring, std::span<const BatchOp> ops)
+    // Runs @ops as one batch and waits for all of them, by default as one
+    // SQE per op (see BatchPath); with BatchPath::descriptor_ring, natively,
+    // as IORING_OP_UNIFIED batch SQEs over the region's descriptor rings (in
+    // rounds of the ring sizes; errc::unsupported_by_kernel on the compat
+    // backend). @ring must be the region's own (errc::wrong_ring otherwise)
+    // and have no other operations in flight while this runs.
+    [[nodiscard]] Result<std::vector<BatchResult>> run_batch(Ring<Sqe, Cqe>& ring, std::span<const BatchOp> ops,
+                                                             BatchPath path = BatchPath::sqes)
     {
         if (!s_ || !ring)
             return errc::empty;
         if (ring.core_ != s_->core)
             return errc::wrong_ring;
+        const bool rings = path == BatchPath::descriptor_ring;
+        if (rings && s_->backend != Backend::native)
+            return errc::unsupported_by_kernel;
         std::vector<BatchResult> results;
         results.reserve(ops.size());
         while (results.size() < ops.size()) {
-            auto done = s_->backend == Backend::native ? batch_round_native(ring, ops.subspan(results.size()), results)
-                                                       : batch_round_compat(ring, ops.subspan(results.size()), results);
+            auto done = rings ? batch_round_rings(ring, ops.subspan(results.size()), results)
+                              : batch_round_sqes(ring, ops.subspan(results.size()), results);
             if (!done)
                 return done.error();
         }
@@ -629,7 +643,7 @@ private:
     }
 
     // one round: as many ops as both descriptor rings hold
-    Result<void> batch_round_native(Ring<Sqe, Cqe>& ring, std::span<const BatchOp> ops,
+    Result<void> batch_round_rings(Ring<Sqe, Cqe>& ring, std::span<const BatchOp> ops,
                                     std::vector<BatchResult>& results)
     {
         std::byte* const map = s_->map;
@@ -679,7 +693,8 @@ private:
         return {};
     }
 
-    Result<void> batch_round_compat(Ring<Sqe, Cqe>& ring, std::span<const BatchOp> ops,
+    // one round: one SQE per op, up to the SQ's room or the next drain op
+    Result<void> batch_round_sqes(Ring<Sqe, Cqe>& ring, std::span<const BatchOp> ops,
                                     std::vector<BatchResult>& results)
     {
         std::size_t n = 0;
