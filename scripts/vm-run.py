@@ -1,19 +1,30 @@
 #!/usr/bin/env python3
 """Runs one guest test in QEMU on the patched kernel and reports back.
 
-The guest (tests/vm/init) runs /tests/NAME, lets kmemleak scan and prints
+The guest (tests/vm/init) boots, says "UIO-READY NAME" and waits for a line on
+its console; then it runs /tests/NAME, lets kmemleak scan and prints
 "UIO-TEST-EXIT NAME RC". This side fails when the test fails, when the guest
 does not finish within the time bound, when it ends without reporting, or
 when the kernel log shows a splat. Exit codes follow liburing's tests:
 0 pass, 1 fail, 77 skip (only when the guest test itself says so).
+
+Guests share the machine's cores through two locks (files in UIO_VM_LOCK_DIR,
+default /tmp), so runs started side by side (ctest -j) overlap only where a
+guest waits: a guest boots once the previous guest's test has ended (while
+that one waits out kmemleak's 5 s and scans), and its test starts once the
+previous guest is gone. No two tests, nor a test and a leak scan, ever run
+at the same time; a guest's boot runs beside the previous guest's leak check.
 """
 import argparse
+import fcntl
+import gzip
 import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -22,9 +33,11 @@ import splat  # noqa: E402
 EXIT_SKIP = 77
 
 
-def qemu_command(opts, disk):
+def qemu_command(opts, disk, initrd):
+    # pty.legacy_count=0: no BSD pty pairs (256 by default; their registration
+    # took 2 s of every boot under TCG, and no test uses them)
     append = ["console=ttyS0", "panic=-1", "oops=panic", "loglevel=6",
-              "uio.test=" + opts.test, "kmemleak=on", "hugepages=16"]
+              "uio.test=" + opts.test, "kmemleak=on", "hugepages=16", "pty.legacy_count=0"]
     if os.environ.get("UIO_SOAK"):
         append.append("uio.soak=" + os.environ["UIO_SOAK"])
     # the fuzzer's replay settings (tests/vm/uio_fuzz.c), exported by the guest's init
@@ -37,7 +50,7 @@ def qemu_command(opts, disk):
     return [
         opts.qemu, "-machine", "q35", "-cpu", "max", "-accel", "tcg",
         "-smp", str(opts.smp), "-m", opts.mem,
-        "-kernel", opts.kernel, "-initrd", opts.initrd,
+        "-kernel", opts.kernel, "-initrd", initrd,
         "-append", " ".join(append),
         "-drive", f"file={disk},if=none,id=nvm,format=raw",
         "-device", "nvme,serial=uio0,drive=nvm,logical_block_size=4096,physical_block_size=4096",
@@ -49,25 +62,124 @@ def qemu_command(opts, disk):
     ]
 
 
+def plain_initrd(initrd, workdir):
+    """A gzip-compressed image decompressed here, in WORKDIR: the kernel's gunzip
+    under TCG took 2-3 s of each boot, the host's takes a tenth of a second.
+    The kernel unpacks the plain cpio archives (concatenated ones too) as it
+    unpacked the compressed ones."""
+    with open(initrd, "rb") as f:
+        if f.read(2) != b"\x1f\x8b":
+            return initrd
+    plain = os.path.join(workdir, "initrd.cpio")
+    with gzip.open(initrd, "rb") as src, open(plain, "wb") as dst:
+        shutil.copyfileobj(src, dst, 1 << 20)
+    return plain
+
+
+class Slot:
+    """An exclusive lock shared by every vm-run.py on this machine (flock)."""
+
+    def __init__(self, name):
+        lock_dir = os.environ.get("UIO_VM_LOCK_DIR", tempfile.gettempdir())
+        self.path = os.path.join(lock_dir, f"uio-vm-{name}.lock")
+        self.fd = None
+
+    def acquire(self, deadline=None):
+        """Waits for the lock, until DEADLINE (time.monotonic()) if given;
+        returns whether it is held."""
+        if self.fd is None:
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        while True:
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | (fcntl.LOCK_NB if deadline else 0))
+                return True
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(0.05)
+
+    def release(self):
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+class Console:
+    """QEMU's serial console: collects what the guest prints and notes when it
+    is ready for its test, when its test has ended and when it is gone."""
+
+    def __init__(self, proc, test):
+        self.proc = proc
+        self.chunks = []
+        self.ready = threading.Event()
+        self.done = threading.Event()
+        self.gone = threading.Event()
+        self.marks = {
+            self.ready: re.compile(rb"^UIO-(READY|TEST-BEGIN) "),
+            self.done: re.compile(rb"uio: " + re.escape(test.encode()) + rb" exited |^UIO-TEST-EXIT "),
+        }
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.chunks.append(line)
+            for event, mark in self.marks.items():
+                if not event.is_set() and mark.search(line.strip(b"\r\n")):
+                    event.set()
+        self.ready.set()
+        self.done.set()
+        self.gone.set()
+
+    def wait(self, event, deadline):
+        return event.wait(max(0.0, deadline - time.monotonic()))
+
+    def answer(self):
+        """Lets the guest start its test (it waits for a line on the console)."""
+        try:
+            self.proc.stdin.write(b"go\n")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            pass
+
+    def text(self):
+        return b"".join(self.chunks).decode("utf-8", "replace")
+
+
 def run(opts):
     workdir = tempfile.mkdtemp(prefix="uio-vm-")
     disk = os.path.join(workdir, "nvme.img")
     with open(disk, "wb") as f:
         f.truncate(opts.disk_mb << 20)
-    cmd = qemu_command(opts, disk)
-    start = time.monotonic()
-    timed_out = False
+    boot, test = Slot("boot"), Slot("test")
     try:
-        proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, timeout=opts.timeout)
-        out = proc.stdout
-    except subprocess.TimeoutExpired as e:
-        timed_out = True
-        out = e.stdout or b""
+        initrd = plain_initrd(opts.initrd, workdir)
+        cmd = qemu_command(opts, disk, initrd)
+        # boot once no other guest boots or runs its test
+        boot.acquire()
+        start = time.monotonic()
+        deadline = start + opts.timeout
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT)
+        console = Console(proc, opts.test)
+        timed_out = False
+        # start the test once no other guest is left (its leak check included)
+        if console.wait(console.ready, deadline) and test.acquire(deadline):
+            console.answer()
+            # the next guest may boot while this one waits out kmemleak's age and scans
+            console.wait(console.done, deadline)
+            boot.release()
+        if not console.wait(console.gone, deadline):
+            timed_out = True
+            proc.kill()
+            console.gone.wait(10)
+        proc.wait()
+        proc.stdin.close()
+        elapsed = time.monotonic() - start
+        log = console.text()
     finally:
+        test.release()
+        boot.release()
         shutil.rmtree(workdir, ignore_errors=True)
-    elapsed = time.monotonic() - start
-    log = out.decode("utf-8", "replace")
     if opts.log:
         with open(opts.log, "w") as f:
             f.write(log)
@@ -90,6 +202,37 @@ def verdict(opts, log, timed_out, elapsed):
     if reasons:
         return 1, reasons
     return (EXIT_SKIP if rc == EXIT_SKIP else 0), reasons
+
+
+# the kernel's timestamp and the guest's mark, anywhere in a line (the console
+# interleaves the kernel's lines with the guest's)
+_MARK = re.compile(r"\[\s*(\d+\.\d+)\]\s?(uio: .*|reboot: .*)$")
+
+
+def phases(log):
+    """Where a boot's time went, from the kernel's timestamps: (boot, wait, test,
+    after) in seconds - kernel start to the guest's "ready", waiting for the
+    previous guest to leave, the test, its end to the restart (the leak check) -
+    or None when the log lacks the marks."""
+    ready = run = done = last = None
+    for line in log.splitlines():
+        m = _MARK.search(line)
+        if not m:
+            continue
+        t, text = float(m.group(1)), m.group(2)
+        if text.startswith("reboot: "):
+            last = t
+        elif ready is None and text.startswith("uio: ready"):
+            ready = t
+        elif run is None and text.startswith("uio: running "):
+            run = t
+        elif " exited " in text:
+            done = t
+    if run is None or done is None or last is None:
+        return None
+    if ready is None:
+        ready = run
+    return ready, run - ready, done - run, last - done
 
 
 def guest_output(log):
@@ -116,7 +259,10 @@ def main():
     code, reasons = verdict(opts, log, timed_out, elapsed)
     sys.stdout.write(guest_output(log))
     status = {0: "PASS", 1: "FAIL", EXIT_SKIP: "SKIP"}[code]
-    print(f"\n[vm] {opts.test}: {status} in {elapsed:.1f} s")
+    times = phases(log)
+    times = (f" (boot {times[0]:.1f} s, waiting {times[1]:.1f} s, test {times[2]:.1f} s,"
+             f" leak check {times[3]:.1f} s)") if times else ""
+    print(f"\n[vm] {opts.test}: {status} in {elapsed:.1f} s{times}")
     for r in reasons:
         print(f"[vm] {opts.test}: {r}")
     if code == 1 and not log.count("UIO-TEST-BEGIN"):
