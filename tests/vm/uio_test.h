@@ -81,6 +81,13 @@ static inline long t_verify(const void *buf, size_t len, uint64_t seed, uint64_t
 	return -1;
 }
 
+/* an operation's result: fails the test with @what unless it is @want */
+static inline void t_expect(const char *what, int got, int want)
+{
+	if (got != want)
+		t_fail("%s: got %d (%s), want %d", what, got, got < 0 ? strerror(-got) : "", want);
+}
+
 /* runs one IORING_REGISTER_QUERY entry without a ring; returns hdr.result */
 static inline int t_query(uint32_t op, void *data, uint32_t size)
 {

@@ -45,12 +45,6 @@ static int op(int fd, uint32_t stages, uint64_t off, uint32_t len, uint64_t dev_
 	return ret;
 }
 
-static void expect(const char *what, int got, int want)
-{
-	if (got != want)
-		t_fail("%s: got %d (%s), want %d", what, got, got < 0 ? strerror(-got) : "", want);
-}
-
 static void device_read(uint64_t dev_off, void *buf, size_t len)
 {
 	if (pread(blk, buf, len, dev_off) != (ssize_t)len)
@@ -68,7 +62,7 @@ static void three_ways(void)
 	if (ng < 0 || posix_memalign((void **)&buf, 4096, 1u << 20))
 		t_fail("setup");
 	t_fill(map, 1u << 20, 1, 0);
-	expect("write 1 MiB", op(blk, NVME_W, 0, 1u << 20, 8u << 20, 0, big), 1 << 20);
+	t_expect("write 1 MiB", op(blk, NVME_W, 0, 1u << 20, 8u << 20, 0, big), 1 << 20);
 	if (big[0] != 0 || big[1] != (NVME_W))
 		t_fail("CQE32: offset %llu stages %#llx", (unsigned long long)big[0],
 		       (unsigned long long)big[1]);
@@ -76,7 +70,7 @@ static void three_ways(void)
 	/* 1: a unified read into another span; count pages the kernel allocates */
 	memset(map + (2u << 20), 0, 1u << 20);
 	before = t_pages_allocated();
-	expect("read 1 MiB", op(blk, NVME_R, 2u << 20, 1u << 20, 8u << 20, 0, big), 1 << 20);
+	t_expect("read 1 MiB", op(blk, NVME_R, 2u << 20, 1u << 20, 8u << 20, 0, big), 1 << 20);
 	allocated = t_pages_allocated() - before;
 	if (big[0] != (2u << 20) || big[1] != NVME_R)
 		t_fail("CQE32 of the read: offset %llu stages %#llx",
@@ -128,31 +122,31 @@ static void boundaries(void)
 
 	/* the last page of the region, both ways */
 	t_fill(map + SIZE - 4096, 4096, 9, 0);
-	expect("write last page", op(blk, NVME_W, SIZE - 4096, 4096, 0, 0, NULL), 4096);
+	t_expect("write last page", op(blk, NVME_W, SIZE - 4096, 4096, 0, 0, NULL), 4096);
 	memset(map + SIZE - 4096, 0, 4096);
-	expect("read last page", op(blk, NVME_R, SIZE - 4096, 4096, 0, 0, NULL), 4096);
+	t_expect("read last page", op(blk, NVME_R, SIZE - 4096, 4096, 0, 0, NULL), 4096);
 	if (t_verify(map + SIZE - 4096, 4096, 9, 0) >= 0)
 		t_fail("last page differs");
 
 	/* invalid spans and device offsets write nothing: device content unchanged */
 	device_read(1u << 20, before, 1u << 16);
 	t_fill(map, 1u << 16, 77, 0);
-	expect("span past the data area", op(blk, NVME_W, SIZE - 4096, 8192, 1u << 20, 0, NULL), -EFAULT);
-	expect("addr + len overflows", op(blk, NVME_W, ~0ull - 4095, 8192, 1u << 20, 0, NULL), -EOVERFLOW);
-	expect("zero length", op(blk, NVME_W, 0, 0, 1u << 20, 0, NULL), -EINVAL);
-	expect("unaligned offset", op(blk, NVME_W, 512, 4096, 1u << 20, 0, NULL), -EINVAL);
-	expect("unaligned length", op(blk, NVME_W, 0, 4096 + 512, 1u << 20, 0, NULL), -EINVAL);
-	expect("unaligned device offset", op(blk, NVME_W, 0, 4096, (1u << 20) + 512, 0, NULL), -EINVAL);
-	expect("device offset past the end", op(blk, NVME_W, 0, 4096, devsize, 0, NULL), -ERANGE);
-	expect("span ending past the device", op(blk, NVME_W, 0, 8192, devsize - 4096, 0, NULL), -ERANGE);
-	expect("block device without O_DIRECT", op(plain, NVME_W, 0, 4096, 1u << 20, 0, NULL), -EINVAL);
-	expect("file on tmpfs", op(file, NVME_W, 0, 4096, 0, 0, NULL), -EINVAL);
-	expect("bad fd", op(999, NVME_W, 0, 4096, 0, 0, NULL), -EBADF);
-	expect("no stage", op(blk, 0, 0, 4096, 0, 0, NULL), -EINVAL);
-	expect("WRITE alone", op(blk, IORING_UNIFIED_OP_WRITE, 0, 4096, 0, 0, NULL), -EINVAL);
-	expect("unknown stage", op(blk, NVME_R | (1u << 20), 0, 4096, 0, 0, NULL), -EINVAL);
-	expect("NET and NVME in one op", op(blk, NVME_R | IORING_UNIFIED_OP_NET, 0, 4096, 0, 0, NULL), -EINVAL);
-	expect("BPF stage without a program attached", op(blk, NVME_R | IORING_UNIFIED_OP_BPF, 0, 4096, 0, 0, NULL), -ENOENT);
+	t_expect("span past the data area", op(blk, NVME_W, SIZE - 4096, 8192, 1u << 20, 0, NULL), -EFAULT);
+	t_expect("addr + len overflows", op(blk, NVME_W, ~0ull - 4095, 8192, 1u << 20, 0, NULL), -EOVERFLOW);
+	t_expect("zero length", op(blk, NVME_W, 0, 0, 1u << 20, 0, NULL), -EINVAL);
+	t_expect("unaligned offset", op(blk, NVME_W, 512, 4096, 1u << 20, 0, NULL), -EINVAL);
+	t_expect("unaligned length", op(blk, NVME_W, 0, 4096 + 512, 1u << 20, 0, NULL), -EINVAL);
+	t_expect("unaligned device offset", op(blk, NVME_W, 0, 4096, (1u << 20) + 512, 0, NULL), -EINVAL);
+	t_expect("device offset past the end", op(blk, NVME_W, 0, 4096, devsize, 0, NULL), -ERANGE);
+	t_expect("span ending past the device", op(blk, NVME_W, 0, 8192, devsize - 4096, 0, NULL), -ERANGE);
+	t_expect("block device without O_DIRECT", op(plain, NVME_W, 0, 4096, 1u << 20, 0, NULL), -EINVAL);
+	t_expect("file on tmpfs", op(file, NVME_W, 0, 4096, 0, 0, NULL), -EINVAL);
+	t_expect("bad fd", op(999, NVME_W, 0, 4096, 0, 0, NULL), -EBADF);
+	t_expect("no stage", op(blk, 0, 0, 4096, 0, 0, NULL), -EINVAL);
+	t_expect("WRITE alone", op(blk, IORING_UNIFIED_OP_WRITE, 0, 4096, 0, 0, NULL), -EINVAL);
+	t_expect("unknown stage", op(blk, NVME_R | (1u << 20), 0, 4096, 0, 0, NULL), -EINVAL);
+	t_expect("NET and NVME in one op", op(blk, NVME_R | IORING_UNIFIED_OP_NET, 0, 4096, 0, 0, NULL), -EINVAL);
+	t_expect("BPF stage without a program attached", op(blk, NVME_R | IORING_UNIFIED_OP_BPF, 0, 4096, 0, 0, NULL), -ENOENT);
 	device_read(1u << 20, after, 1u << 16);
 	if (memcmp(before, after, 1u << 16))
 		t_fail("a refused op changed the device");
@@ -173,10 +167,10 @@ static void paths(void)
 	if (io_uring_register_files(&ring, &blk, 1))
 		t_fail("register_files");
 	t_fill(map, 8192, 3, 0);
-	expect("write, registered file", op(0, NVME_W, 0, 8192, 64u << 10, IOSQE_FIXED_FILE, NULL), 8192);
+	t_expect("write, registered file", op(0, NVME_W, 0, 8192, 64u << 10, IOSQE_FIXED_FILE, NULL), 8192);
 	memset(map + 8192, 0, 8192);
 	/* io-wq */
-	expect("read from io-wq", op(blk, NVME_R, 8192, 8192, 64u << 10, IOSQE_ASYNC, NULL), 8192);
+	t_expect("read from io-wq", op(blk, NVME_R, 8192, 8192, 64u << 10, IOSQE_ASYNC, NULL), 8192);
 	if (t_verify(map + 8192, 8192, 3, 0) >= 0)
 		t_fail("registered-file/io-wq data differs");
 
@@ -216,7 +210,7 @@ int main(void)
 	t_ring_init(&ring, 8, IORING_SETUP_CQE32, 0);
 
 	/* without a region */
-	expect("no region", op(blk, NVME_R, 0, 4096, 0, 0, NULL), -ENXIO);
+	t_expect("no region", op(blk, NVME_R, 0, 4096, 0, 0, NULL), -ENXIO);
 
 	t_region_defaults(&reg, &rd, SIZE, 0);
 	reg.flags = 0;

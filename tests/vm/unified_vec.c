@@ -51,12 +51,6 @@ static int vec_op(uint32_t stages, const struct io_unified_span *spans, uint32_t
 	return ret;
 }
 
-static void expect(const char *what, int got, int want)
-{
-	if (got != want)
-		t_fail("%s: got %d (%s), want %d", what, got, got < 0 ? strerror(-got) : "", want);
-}
-
 static void device_read(uint64_t dev_off, void *buf, size_t len)
 {
 	if (pread(blk, buf, len, dev_off) != (ssize_t)len)
@@ -83,7 +77,7 @@ static void scatter_gather(void)
 		t_fill(map + spans[i].addr, PAGE, 5, (uint64_t)i * PAGE);
 	}
 	before = t_pages_allocated();
-	expect("write 256 spans", vec_op(VEC_W, spans, 256, 16u << 20, big), 1 << 20);
+	t_expect("write 256 spans", vec_op(VEC_W, spans, 256, 16u << 20, big), 1 << 20);
 	allocated = t_pages_allocated() - before;
 	if (big[0] != spans[0].addr || big[1] != VEC_W)
 		t_fail("CQE32: offset %llu stages %#llx", (unsigned long long)big[0],
@@ -100,7 +94,7 @@ static void scatter_gather(void)
 						     .len = PAGE };
 		memset(map + spans[i].addr, 0, PAGE);
 	}
-	expect("read 256 spans", vec_op(VEC_R, spans, 256, 16u << 20, NULL), 1 << 20);
+	t_expect("read 256 spans", vec_op(VEC_R, spans, 256, 16u << 20, NULL), 1 << 20);
 	for (unsigned i = 0; i < 256; i++)
 		if (t_verify(map + spans[i].addr, PAGE, 5, (uint64_t)i * PAGE) >= 0)
 			t_fail("span %u of the read differs", i);
@@ -123,7 +117,7 @@ static void max_spans(void)
 		spans[i] = (struct io_unified_span){ .addr = 3ull * lbs * i, .len = lbs };
 		t_fill(map + spans[i].addr, lbs, 6, (uint64_t)i * lbs);
 	}
-	expect("1024 spans", vec_op(VEC_W, spans, MAX_SPANS, 32u << 20, NULL), (int)total);
+	t_expect("1024 spans", vec_op(VEC_W, spans, MAX_SPANS, 32u << 20, NULL), (int)total);
 	device_read(32u << 20, buf, total);
 	if (t_verify(buf, total, 6, 0) >= 0)
 		t_fail("1024-span write differs");
@@ -152,7 +146,7 @@ static void list_copied(void)
 	memset(spans, 0xff, sizeof(spans));
 	if (io_uring_wait_cqe(&ring, &cqe))
 		t_fail("wait");
-	expect("write from io-wq, list overwritten after submit", cqe->res, 2 * PAGE);
+	t_expect("write from io-wq, list overwritten after submit", cqe->res, 2 * PAGE);
 	io_uring_cqe_seen(&ring, cqe);
 	device_read(48u << 20, buf, 2 * PAGE);
 	if (t_verify(buf, 2 * PAGE, 7, 0) >= 0)
@@ -167,7 +161,7 @@ static void check_one(const char *what, int want, uint32_t stages, uint64_t addr
 {
 	struct io_unified_span s = { .addr = addr, .len = len, .__resv = resv };
 
-	expect(what, vec_op(stages, &s, 1, dev_off, NULL), want);
+	t_expect(what, vec_op(stages, &s, 1, dev_off, NULL), want);
 }
 
 static void refusals(void)
@@ -204,24 +198,24 @@ static void refusals(void)
 	/* a second, valid span after a bad one, and lists that are bad as a whole */
 	s[0] = (struct io_unified_span){ .addr = 0, .len = 2 * PAGE };
 	s[1] = (struct io_unified_span){ .addr = PAGE, .len = PAGE };
-	expect("overlapping spans", vec_op(VEC_W, s, 2, 1u << 20, NULL), -EINVAL);
+	t_expect("overlapping spans", vec_op(VEC_W, s, 2, 1u << 20, NULL), -EINVAL);
 	s[1] = s[0];
-	expect("the same span twice", vec_op(VEC_W, s, 2, 1u << 20, NULL), -EINVAL);
+	t_expect("the same span twice", vec_op(VEC_W, s, 2, 1u << 20, NULL), -EINVAL);
 	s[1] = (struct io_unified_span){ .addr = 4 * PAGE, .len = 100 };
-	expect("second span not a block multiple", vec_op(VEC_W, s, 2, 1u << 20, NULL), -EINVAL);
-	expect("reading spans that overlap", vec_op(VEC_R, (struct io_unified_span[]){
+	t_expect("second span not a block multiple", vec_op(VEC_W, s, 2, 1u << 20, NULL), -EINVAL);
+	t_expect("reading spans that overlap", vec_op(VEC_R, (struct io_unified_span[]){
 		{ .addr = 0, .len = 2 * PAGE }, { .addr = PAGE, .len = PAGE } }, 2, 1u << 20, NULL), -EINVAL);
-	expect("no spans", vec_op(VEC_W, s, 0, 1u << 20, NULL), -EINVAL);
+	t_expect("no spans", vec_op(VEC_W, s, 0, 1u << 20, NULL), -EINVAL);
 	for (unsigned i = 0; i <= MAX_SPANS; i++)
 		many[i] = (struct io_unified_span){ .addr = (uint64_t)i * lbs, .len = lbs };
-	expect("1025 spans", vec_op(VEC_W, many, MAX_SPANS + 1, 1u << 20, NULL), -EINVAL);
-	expect("list at an unmapped address", vec_op(VEC_W, (void *)8, 1, 1u << 20, NULL), -EFAULT);
+	t_expect("1025 spans", vec_op(VEC_W, many, MAX_SPANS + 1, 1u << 20, NULL), -EINVAL);
+	t_expect("list at an unmapped address", vec_op(VEC_W, (void *)8, 1, 1u << 20, NULL), -EFAULT);
 	checked += 13 + 7;
 
 	/* the file rules of a direct op */
 	s[0] = (struct io_unified_span){ .addr = 0, .len = PAGE };
 	prep_vec(t_get_sqe(&ring), plain, VEC_W, s, 1, 1u << 20);
-	expect("block device without O_DIRECT", t_submit_one(&ring), -EINVAL);
+	t_expect("block device without O_DIRECT", t_submit_one(&ring), -EINVAL);
 	checked++;
 
 	/* a descriptor cannot carry a span list: it fails on its own */
@@ -239,12 +233,12 @@ static void refusals(void)
 		__atomic_store_n(&sq->tail, tail + 1, __ATOMIC_RELEASE);
 		sqe = t_get_sqe(&ring);
 		io_uring_prep_rw(IORING_OP_UNIFIED, sqe, -1, NULL, 1, IORING_UNIFIED_OP_BATCH);
-		expect("batch of one VEC descriptor", t_submit_one(&ring), 1);
+		t_expect("batch of one VEC descriptor", t_submit_one(&ring), 1);
 		if (__atomic_load_n(&cq->tail, __ATOMIC_ACQUIRE) != head + 1)
 			t_fail("no result descriptor");
 		if (cd[head & cq->ring_mask].user_data != 42)
 			t_fail("result of another descriptor");
-		expect("VEC in a descriptor", cd[head & cq->ring_mask].res, -EINVAL);
+		t_expect("VEC in a descriptor", cd[head & cq->ring_mask].res, -EINVAL);
 		__atomic_store_n(&cq->head, head + 1, __ATOMIC_RELEASE);
 		checked++;
 	}
@@ -275,7 +269,7 @@ int main(void)
 		t_fail("open /dev/nvme0n1: %s", strerror(errno));
 	t_ring_init(&ring, 8, IORING_SETUP_CQE32, 0);
 
-	expect("no region", vec_op(VEC_W, &s, 1, 0, NULL), -ENXIO);
+	t_expect("no region", vec_op(VEC_W, &s, 1, 0, NULL), -ENXIO);
 	t_region_defaults(&reg, &rd, SIZE, 0);
 	reg.flags = 0;
 	ret = t_region_register(&ring, &reg);
