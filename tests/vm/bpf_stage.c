@@ -196,12 +196,12 @@ static void test_write(struct io_uring *ring, int nvme)
 
 /* one receive of NET|BPF until it ends; returns the final res */
 static int net_bpf_receive(struct io_uring *ring, struct t_net_region *r, int fd, uint64_t seed,
-			   uint64_t *got, unsigned *fragments, int *vetoed_result)
+			   uint32_t cap, uint64_t *got, unsigned *fragments, int *vetoed_result)
 {
 	const uint32_t stages = IORING_UNIFIED_OP_NET | IORING_UNIFIED_OP_BPF;
 	struct io_uring_sqe *sqe = t_get_sqe(ring);
 
-	t_prep_unified(sqe, fd, stages, 0, 0, 0);
+	t_prep_unified(sqe, fd, stages, 0, cap, 0);
 	sqe->user_data = 1;
 	for (;;) {
 		struct io_uring_cqe *cqe;
@@ -254,7 +254,7 @@ static void test_net(void)
 
 	t_tcp_pair(&wfd, &rfd);
 	t_sender_start(&tx, wfd, 23, total);
-	while ((res = net_bpf_receive(&ring, &r, rfd, 23, &got, &fragments, &vetoed)) != 0) {
+	while ((res = net_bpf_receive(&ring, &r, rfd, 23, 0, &got, &fragments, &vetoed)) != 0) {
 		if (res != -ENOSPC && res != -ENOMEM)
 			t_fail("NET|BPF receive ended with %d", res);
 		rearms++;
@@ -275,16 +275,32 @@ static void test_net(void)
 	t_sender_start(&tx, wfd, 29, 256 * 1024);
 	got = 0;
 	fragments = 0;
-	res = net_bpf_receive(&ring, &r, rfd, 29, &got, &fragments, &vetoed);
+	res = net_bpf_receive(&ring, &r, rfd, 29, 0, &got, &fragments, &vetoed);
 	/* the first fragment has no magic: it is the only one posted */
 	if (res != -EBADMSG || vetoed != -EBADMSG || fragments != 1)
 		t_fail("a vetoed receive: res %d, fragment result %d, %u fragments", res, vetoed,
 		       fragments);
+	close(rfd);
+	t_sender_join(&tx);
+
+	/*
+	 * A capped receive whose vetoed fragment fills the cap still ends with
+	 * the veto, not with the 0 of a cap reached (found by uio_fuzz).
+	 */
+	t_tcp_pair(&wfd, &rfd);
+	t_sender_start(&tx, wfd, 31, 64 * 1024);
+	got = 0;
+	fragments = 0;
+	vetoed = 0;
+	res = net_bpf_receive(&ring, &r, rfd, 31, 1, &got, &fragments, &vetoed);
+	if (res != -EBADMSG || vetoed != -EBADMSG || fragments != 1 || got != 1)
+		t_fail("a capped receive vetoed at its cap: res %d, fragment result %d, "
+		       "%u fragments, %llu bytes", res, vetoed, fragments, (unsigned long long)got);
 	t_bpf_unload(&ops);
 	close(rfd);
 	t_sender_join(&tx);
 	printf("NET|BPF veto: the receive ended with -EBADMSG right after the vetoed fragment, "
-	       "whose CQE carries the errno\n");
+	       "whose CQE carries the errno, also when that fragment fills the cap\n");
 	t_net_region_unmap(&r);
 	io_uring_queue_exit(&ring);
 }
