@@ -35,4 +35,4 @@ add_test(NAME vm.ingest
   COMMAND ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/scripts/vm-run.py
           --kernel ${UIO_KERNEL_IMAGE} --initrd ${UIO_INITRAMFS}
           --log ${CMAKE_CURRENT_BINARY_DIR}/logs/ingest.log --test ingest_vm -- 32)
-set_tests_properties(vm.ingest PROPERTIES LABELS vm SKIP_RETURN_CODE 77 TIMEOUT 7200 RESOURCE_LOCK qemu_cpu)
+set_tests_properties(vm.ingest PROPERTIES LABELS vm SKIP_RETURN_CODE 77 TIMEOUT 7200)
