@@ -459,96 +459,11 @@ static void test_lifetime(int nvme)
 	       "ring exit with a program attached %u times\n", rounds, done, enoent, rounds / 2);
 }
 
-/*
- * One verified program attached to ring after ring. The struct_ops map names
- * the ring (its ring_fd) and a map's value is set only once, so each ring gets
- * a map and a link of its own, made as libbpf's bpf_object__load() and
- * bpf_map__attach_struct_ops() make them, around a program libbpf loaded
- * (and the verifier passed) once.
- */
-struct shared_prog {
-	int prog_fd;		/* the loaded unified_op program */
-	int btf_fd;		/* its object's BTF, which a struct_ops map must name */
-	uint32_t value_type_id;	/* the kernel's struct bpf_struct_ops_io_uring_bpf_ops */
-	uint32_t value_size, map_flags;
-	uint32_t op_off, fd_off;	/* unified_op and ring_fd in the map's value */
-};
-
-/* the byte offset of member @name of @t in vmlinux's BTF, or -1 */
-static long btf_member_off(const struct btf *btf, const struct btf_type *t, const char *name,
-			   uint32_t *type)
-{
-	const struct btf_member *m = btf_members(t);
-
-	for (unsigned i = 0; i < btf_vlen(t); i++, m++)
-		if (!strcmp(btf__name_by_offset(btf, m->name_off), name)) {
-			if (type)
-				*type = m->type;
-			return btf_member_bit_offset(t, i) / 8;
-		}
-	return -1;
-}
-
-/* what a ring's attachment of @ops' unified_op program needs */
-static void shared_prog_init(struct shared_prog *sp, const struct t_bpf_ops *ops)
-{
-	struct bpf_map_info info = { 0 };
-	uint32_t info_len = sizeof(info), data_type;
-	struct bpf_program *prog = NULL, *p;
-	const struct bpf_map *map, *st = NULL;
-	const struct btf_type *t;
-	struct btf *btf;
-	long data, op, fd;
-
-	bpf_object__for_each_map(map, ops->obj)
-		if (bpf_map__type(map) == BPF_MAP_TYPE_STRUCT_OPS)
-			st = map;
-	bpf_object__for_each_program(p, ops->obj)
-		prog = p;
-	if (!st || !prog || bpf_map_get_info_by_fd(bpf_map__fd(st), &info, &info_len))
-		t_fail("the loaded program's struct_ops map");
-	btf = btf__load_vmlinux_btf();
-	if (!btf)
-		t_fail("vmlinux BTF: %s", strerror(errno));
-	t = btf__type_by_id(btf, info.btf_vmlinux_value_type_id);
-	data = t ? btf_member_off(btf, t, "data", &data_type) : -1;
-	t = data >= 0 ? btf__type_by_id(btf, data_type) : NULL;
-	op = t ? btf_member_off(btf, t, "unified_op", NULL) : -1;
-	fd = t ? btf_member_off(btf, t, "ring_fd", NULL) : -1;
-	btf__free(btf);
-	if (op < 0 || fd < 0)
-		t_fail("io_uring_bpf_ops in the kernel's BTF");
-	*sp = (struct shared_prog){
-		.prog_fd = bpf_program__fd(prog),
-		.btf_fd = bpf_object__btf_fd(ops->obj),
-		.value_type_id = info.btf_vmlinux_value_type_id,
-		.value_size = info.value_size,
-		.map_flags = info.map_flags,
-		.op_off = (uint32_t)(data + op),
-		.fd_off = (uint32_t)(data + fd),
-	};
-}
-
 /* attaches @sp's program to @ring through a new map and link: their fds */
-static void shared_prog_attach(const struct shared_prog *sp, struct io_uring *ring, int *map_fd,
+static void shared_prog_attach(const struct t_shared_prog *sp, struct io_uring *ring, int *map_fd,
 			       int *link_fd)
 {
-	LIBBPF_OPTS(bpf_map_create_opts, opts, .btf_fd = (uint32_t)sp->btf_fd,
-		    .btf_vmlinux_value_type_id = sp->value_type_id, .map_flags = sp->map_flags);
-	uint8_t value[256] = { 0 };
-	uint64_t prog = (uint64_t)sp->prog_fd;	/* the kernel reads an unsigned long */
-	uint32_t ring_fd = (uint32_t)ring->ring_fd, zero = 0;
-
-	if (sp->value_size > sizeof(value))
-		t_fail("struct_ops value of %u bytes", sp->value_size);
-	memcpy(value + sp->op_off, &prog, sizeof(prog));
-	memcpy(value + sp->fd_off, &ring_fd, sizeof(ring_fd));
-	*map_fd = bpf_map_create(BPF_MAP_TYPE_STRUCT_OPS, "uio_xor_ops", sizeof(zero), sp->value_size,
-				 1, &opts);
-	if (*map_fd < 0)
-		t_fail("struct_ops map: %s", strerror(errno));
-	if (bpf_map_update_elem(*map_fd, &zero, value, 0))
-		t_fail("struct_ops map value: %s", strerror(errno));
+	*map_fd = t_shared_prog_map(sp, ring->ring_fd);
 	*link_fd = bpf_link_create(*map_fd, 0, BPF_STRUCT_OPS, NULL);
 	if (*link_fd < 0)
 		t_fail("struct_ops link: %s", strerror(errno));
@@ -572,7 +487,7 @@ static void test_ring_exit(void)
 {
 	const unsigned rounds = 1000 * soak;
 	double t0 = t_now();
-	struct shared_prog sp;
+	struct t_shared_prog sp;
 	struct t_bpf_ops shared = { 0 };
 	unsigned fresh = 0;
 
@@ -586,7 +501,7 @@ static void test_ring_exit(void)
 			/* the shared program, attached by libbpf to the first ring */
 			if (t_bpf_load("xor", &ring, NULL, &shared))
 				t_fail("round %u: load", i);
-			shared_prog_init(&sp, &shared);
+			t_shared_prog_init(&sp, shared.obj);
 		} else if (i % 100 == 0) {
 			if (t_bpf_load("xor", &ring, NULL, &ops))
 				t_fail("round %u: load", i);

@@ -9,6 +9,7 @@
 
 #include <stdarg.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "uio_test.h"
 
@@ -129,6 +130,98 @@ static inline void t_bpf_unload(struct t_bpf_ops *ops)
 {
 	bpf_link__destroy(ops->link);
 	bpf_object__close(ops->obj);
+}
+
+/*
+ * One verified program attached to ring after ring without verifying it
+ * again. A struct_ops map's value names its ring (ring_fd) and is set only
+ * once, so each ring gets a map of its own, made as libbpf's
+ * bpf_object__load() makes one, around the program libbpf loaded once; a
+ * link (bpf_link_create()) then attaches it, as
+ * bpf_map__attach_struct_ops() does.
+ */
+struct t_shared_prog {
+	int prog_fd;		/* the loaded unified_op program */
+	int btf_fd;		/* its object's BTF, which a struct_ops map must name */
+	uint32_t value_type_id;	/* the kernel's struct bpf_struct_ops_io_uring_bpf_ops */
+	uint32_t value_size, map_flags;
+	uint32_t op_off, fd_off;	/* unified_op and ring_fd in the map's value */
+};
+
+/* the byte offset of member @name of @t in vmlinux's BTF, or -1 */
+static inline long t_btf_member_off(const struct btf *btf, const struct btf_type *t,
+				    const char *name, uint32_t *type)
+{
+	const struct btf_member *m = btf_members(t);
+
+	for (unsigned i = 0; i < btf_vlen(t); i++, m++)
+		if (!strcmp(btf__name_by_offset(btf, m->name_off), name)) {
+			if (type)
+				*type = m->type;
+			return btf_member_bit_offset(t, i) / 8;
+		}
+	return -1;
+}
+
+/* what attaching the unified_op program of @obj, loaded, to other rings needs */
+static inline void t_shared_prog_init(struct t_shared_prog *sp, struct bpf_object *obj)
+{
+	struct bpf_map_info info = { 0 };
+	uint32_t info_len = sizeof(info), data_type;
+	struct bpf_program *prog = NULL, *p;
+	const struct bpf_map *map, *st = NULL;
+	const struct btf_type *t;
+	struct btf *btf;
+	long data, op, fd;
+
+	bpf_object__for_each_map(map, obj)
+		if (bpf_map__type(map) == BPF_MAP_TYPE_STRUCT_OPS)
+			st = map;
+	bpf_object__for_each_program(p, obj)
+		prog = p;
+	if (!st || !prog || bpf_map_get_info_by_fd(bpf_map__fd(st), &info, &info_len))
+		t_fail("the loaded program's struct_ops map");
+	btf = btf__load_vmlinux_btf();
+	if (!btf)
+		t_fail("vmlinux BTF: %s", strerror(errno));
+	t = btf__type_by_id(btf, info.btf_vmlinux_value_type_id);
+	data = t ? t_btf_member_off(btf, t, "data", &data_type) : -1;
+	t = data >= 0 ? btf__type_by_id(btf, data_type) : NULL;
+	op = t ? t_btf_member_off(btf, t, "unified_op", NULL) : -1;
+	fd = t ? t_btf_member_off(btf, t, "ring_fd", NULL) : -1;
+	btf__free(btf);
+	if (op < 0 || fd < 0 || info.value_size > 256)
+		t_fail("io_uring_bpf_ops in the kernel's BTF");
+	*sp = (struct t_shared_prog){
+		.prog_fd = bpf_program__fd(prog),
+		.btf_fd = bpf_object__btf_fd(obj),
+		.value_type_id = info.btf_vmlinux_value_type_id,
+		.value_size = info.value_size,
+		.map_flags = info.map_flags,
+		.op_off = (uint32_t)(data + op),
+		.fd_off = (uint32_t)(data + fd),
+	};
+}
+
+/* a struct_ops map of @sp's program whose value names @ring_fd: a link to it attaches it */
+static inline int t_shared_prog_map(const struct t_shared_prog *sp, int ring_fd)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .btf_fd = (uint32_t)sp->btf_fd,
+		    .btf_vmlinux_value_type_id = sp->value_type_id, .map_flags = sp->map_flags);
+	uint8_t value[256] = { 0 };
+	uint64_t prog = (uint64_t)sp->prog_fd;	/* the kernel reads an unsigned long */
+	uint32_t fd = (uint32_t)ring_fd, zero = 0;
+	int map_fd;
+
+	memcpy(value + sp->op_off, &prog, sizeof(prog));
+	memcpy(value + sp->fd_off, &fd, sizeof(fd));
+	map_fd = bpf_map_create(BPF_MAP_TYPE_STRUCT_OPS, "uio_test_ops", sizeof(zero),
+				sp->value_size, 1, &opts);
+	if (map_fd < 0)
+		t_fail("struct_ops map: %s", strerror(errno));
+	if (bpf_map_update_elem(map_fd, &zero, value, 0))
+		t_fail("struct_ops map value: %s", strerror(errno));
+	return map_fd;
 }
 
 /* @setup for bpf/checksum.bpf.c: its CRC table */

@@ -2790,43 +2790,19 @@ static const char *const prog_names[] = { "checksum", "xor" };
 
 struct bprog {
 	struct bpf_object *obj;
-	int prog_fd, btf_fd;
-	uint32_t value_type_id, value_size, map_flags;
-	uint32_t op_off, fd_off;	/* unified_op and ring_fd in the map's value */
+	struct t_shared_prog sp;	/* what a ring's map of it needs */
 };
 static struct bprog bprogs[NPROGS];
 static int bprogs_loaded;
 /* over the run: ops and fragments the program ran on, or found none; checks with no change */
 static uint64_t bpf_ran, bpf_enoent, bpf_stable_on, bpf_stable_off, bpf_toggles;
-/* capped receives whose last fragment found no program and that ended 0 (see bpf_recv_cqe()) */
-
-/* the byte offset of member @name of @t in vmlinux's BTF, or -1 */
-static long btf_member_off(const struct btf *btf, const struct btf_type *t, const char *name,
-			   uint32_t *type)
-{
-	const struct btf_member *m = btf_members(t);
-
-	for (unsigned i = 0; i < btf_vlen(t); i++, m++)
-		if (!strcmp(btf__name_by_offset(btf, m->name_off), name)) {
-			if (type)
-				*type = m->type;
-			return btf_member_bit_offset(t, i) / 8;
-		}
-	return -1;
-}
 
 /* opens, sets up and loads /tests/NAME.bpf.o without attaching it */
 static void bprog_load(int p)
 {
 	struct bprog *bp = &bprogs[p];
-	struct bpf_map_info info = { 0 };
-	uint32_t info_len = sizeof(info), data_type;
-	struct bpf_program *prog = NULL, *pp;
-	struct bpf_map *map, *st = NULL;
-	const struct btf_type *t;
-	struct btf *btf;
+	struct bpf_map *map;
 	char path[128];
-	long data, op, fd;
 	double t0 = t_now();
 	int ret;
 
@@ -2835,9 +2811,7 @@ static void bprog_load(int p)
 	if (!bp->obj)
 		FAIL("%s: %s (the guest image must carry the BPF programs)", path, strerror(errno));
 	bpf_object__for_each_map(map, bp->obj) {
-		if (bpf_map__type(map) == BPF_MAP_TYPE_STRUCT_OPS) {
-			st = map;
-		} else if (p == P_CRC && strstr(bpf_map__name(map), ".rodata")) {
+		if (p == P_CRC && strstr(bpf_map__name(map), ".rodata")) {
 			size_t size;
 			void *rodata = bpf_map__initial_value(map, &size);
 
@@ -2847,51 +2821,14 @@ static void bprog_load(int p)
 	t_bpf_log_len = 0;
 	if ((ret = bpf_object__load(bp->obj)))
 		FAIL("loading %s: %d\n%s", path, ret, t_bpf_log);
-	bpf_object__for_each_program(pp, bp->obj)
-		prog = pp;
-	if (!st || !prog || bpf_map_get_info_by_fd(bpf_map__fd(st), &info, &info_len))
-		FAIL("%s: no struct_ops map or program", path);
-	btf = btf__load_vmlinux_btf();
-	if (!btf)
-		FAIL("vmlinux BTF: %s", strerror(errno));
-	t = btf__type_by_id(btf, info.btf_vmlinux_value_type_id);
-	data = t ? btf_member_off(btf, t, "data", &data_type) : -1;
-	t = data >= 0 ? btf__type_by_id(btf, data_type) : NULL;
-	op = t ? btf_member_off(btf, t, "unified_op", NULL) : -1;
-	fd = t ? btf_member_off(btf, t, "ring_fd", NULL) : -1;
-	btf__free(btf);
-	if (op < 0 || fd < 0 || info.value_size > 256)
-		FAIL("io_uring_bpf_ops in the kernel's BTF");
-	bp->prog_fd = bpf_program__fd(prog);
-	bp->btf_fd = bpf_object__btf_fd(bp->obj);
-	bp->value_type_id = info.btf_vmlinux_value_type_id;
-	bp->value_size = info.value_size;
-	bp->map_flags = info.map_flags;
-	bp->op_off = (uint32_t)(data + op);
-	bp->fd_off = (uint32_t)(data + fd);
+	t_shared_prog_init(&bp->sp, bp->obj);
 	printf("uio_fuzz: %s loaded and verified in %.1f s\n", path, t_now() - t0);
 }
 
 /* a struct_ops map of program @p whose value names @ring_fd: a link to it attaches it */
 static int bprog_map(int p, int ring_fd)
 {
-	const struct bprog *bp = &bprogs[p];
-	LIBBPF_OPTS(bpf_map_create_opts, opts, .btf_fd = (uint32_t)bp->btf_fd,
-		    .btf_vmlinux_value_type_id = bp->value_type_id, .map_flags = bp->map_flags);
-	uint8_t value[256] = { 0 };
-	uint64_t prog = (uint64_t)bp->prog_fd;	/* the kernel reads an unsigned long */
-	uint32_t fd = (uint32_t)ring_fd, zero = 0;
-	int map_fd;
-
-	memcpy(value + bp->op_off, &prog, sizeof(prog));
-	memcpy(value + bp->fd_off, &fd, sizeof(fd));
-	map_fd = bpf_map_create(BPF_MAP_TYPE_STRUCT_OPS, "uio_fuzz_ops", sizeof(zero),
-				bp->value_size, 1, &opts);
-	if (map_fd < 0)
-		FAIL("struct_ops map of %s: %s", prog_names[p], strerror(errno));
-	if (bpf_map_update_elem(map_fd, &zero, value, 0))
-		FAIL("struct_ops map value of %s: %s", prog_names[p], strerror(errno));
-	return map_fd;
+	return t_shared_prog_map(&bprogs[p].sp, ring_fd);
 }
 
 /*
