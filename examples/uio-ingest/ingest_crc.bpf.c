@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * uio-ingest's BPF stage: CRC32C of each received fragment (NET|BPF), the
- * walk of bpf/checksum.bpf.c, sliced by 8. A program's result must be >= 0, so a
- * result holds 31 bits and a CRC has 32: the full CRC goes into a table in
+ * walk of bpf/checksum.bpf.c in 512- and 64-byte windows, sliced by 8. A
+ * program's result must be >= 0, so a result holds 31 bits and a CRC has 32: the full CRC goes into a table in
  * the program's .bss, which userspace maps, and the result is the number of
  * the table entry. Userspace checks the entry's region offset, length and
  * number against the fragment's CQE before it takes the CRC. Calls are
@@ -39,7 +39,8 @@ struct {
 struct walk {
 	struct iou_unified_ctx *uctx;
 	__u32 crc;
-	__u32 tail;
+	__u32 small;	/* where the small windows start */
+	__u32 tail;	/* where the bytes start */
 	int err;
 };
 
@@ -56,18 +57,21 @@ static long crc_byte(__u64 index, void *data)
 	return 0;
 }
 
-static long crc_window(__u64 index, void *data)
+/*
+ * CRC32C of @size bytes at @off of the span, eight at a time. Always inlined
+ * with a constant @size, so the verifier bounds the window's pointer.
+ */
+static __always_inline int crc_words(struct walk *w, __u32 off, const __u32 size)
 {
-	struct walk *w = data;
-	__u8 *p = bpf_io_uring_unified_ptr(w->uctx, index * UIO_WINDOW, UIO_WINDOW);
+	__u8 *p = bpf_io_uring_unified_ptr(w->uctx, off, size);
 	__u32 crc = w->crc;
-	int i;
+	__u32 i;
 
 	if (!p) {
 		w->err = -EBADMSG;
 		return 1;
 	}
-	for (i = 0; i < UIO_WINDOW; i += 8) {
+	for (i = 0; i < size; i += 8) {
 		__u64 v = *(__u64 *)(p + i) ^ crc;
 
 		crc = crc32c_tables[7][v & 0xff] ^ crc32c_tables[6][(v >> 8) & 0xff] ^
@@ -79,15 +83,39 @@ static long crc_window(__u64 index, void *data)
 	return 0;
 }
 
+/*
+ * A span is walked in large windows, then small ones, then bytes: each
+ * window costs a bpf_loop() callback and a kfunc call, which dominate at
+ * small windows, and a large window alone would leave up to its size minus
+ * one byte for the byte loop.
+ */
+#define LARGE_WINDOW 512
+
+static long crc_large(__u64 index, void *data)
+{
+	return crc_words(data, index * LARGE_WINDOW, LARGE_WINDOW);
+}
+
+static long crc_small(__u64 index, void *data)
+{
+	struct walk *w = data;
+
+	return crc_words(w, w->small + index * UIO_WINDOW, UIO_WINDOW);
+}
+
 SEC("struct_ops/unified_op")
 int BPF_PROG(ingest_crc_op, struct iou_unified_ctx *uctx)
 {
-	__u32 windows = uctx->len / UIO_WINDOW;
-	struct walk w = { .uctx = uctx, .crc = ~0u, .tail = windows * UIO_WINDOW };
+	__u32 large = uctx->len / LARGE_WINDOW;
+	__u32 small = (uctx->len % LARGE_WINDOW) / UIO_WINDOW;
+	struct walk w = { .uctx = uctx, .crc = ~0u, .small = large * LARGE_WINDOW };
 	struct ingest_crc_slot *s;
 	__u32 seq;
 
-	bpf_loop(windows, crc_window, &w, 0);
+	w.tail = w.small + small * UIO_WINDOW;
+	bpf_loop(large, crc_large, &w, 0);
+	if (!w.err)
+		bpf_loop(small, crc_small, &w, 0);
 	if (!w.err)
 		bpf_loop(uctx->len - w.tail, crc_byte, &w, 0);
 	if (w.err)

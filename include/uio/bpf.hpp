@@ -52,7 +52,11 @@ public:
         opts.sz = sizeof(opts);
         opts.kernel_log_buf = ops.log_.get();
         opts.kernel_log_size = log_size;
-        opts.kernel_log_level = 1;
+        // 0: no log while loading (a large program's log at level 1 can
+        // overflow any fixed buffer and fail a good load with ENOSPC, and
+        // costs verification time); libbpf retries a failed load at level 1
+        // into this buffer, so a refusal still comes with the verifier's words.
+        opts.kernel_log_level = 0;
         ops.obj_ = bpf_object__open_file(path, &opts);
         if (!ops.obj_)
             return BpfError{errno_code(errno), {}};
