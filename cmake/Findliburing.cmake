@@ -9,9 +9,10 @@ endif()
 
 find_path(liburing_INCLUDE_DIR NAMES liburing.h HINTS ${PC_LIBURING_INCLUDE_DIRS})
 find_library(liburing_LIBRARY NAMES uring HINTS ${PC_LIBURING_LIBRARY_DIRS})
+# the version of the headers found (what the compiler sees), where they say it:
+# pkg-config's may describe another copy when liburing_INCLUDE_DIR is given
 set(liburing_VERSION ${PC_LIBURING_VERSION})
-if(NOT liburing_VERSION AND liburing_INCLUDE_DIR AND
-   EXISTS ${liburing_INCLUDE_DIR}/liburing/io_uring_version.h)
+if(liburing_INCLUDE_DIR AND EXISTS ${liburing_INCLUDE_DIR}/liburing/io_uring_version.h)
   file(STRINGS ${liburing_INCLUDE_DIR}/liburing/io_uring_version.h _v REGEX "define IO_URING_VERSION_(MAJOR|MINOR)")
   string(REGEX REPLACE ".*MAJOR ([0-9]+).*MINOR ([0-9]+).*" "\\1.\\2" liburing_VERSION "${_v}")
 endif()

@@ -25,8 +25,8 @@
 #     'bookworm main', e.g. for their own packages).
 # Output, one suite a line: every Debian 12 suite (bookworm, bookworm-*) the machine
 # has on its main archive URIs, bookworm-security from its security archive, then, on
-# every main archive URI, the suites uio adds (bookworm-backports, trixie-backports,
-# sid, component main; skipped where already configured). Options of the entries
+# every main archive URI, the suites uio adds (bookworm-backports, trixie,
+# trixie-backports, sid, component main; skipped where already configured). Options of the entries
 # (arch=, signed-by=, trusted=, ...) are kept, in one-line [key=value] form; the
 # added suites take the options of that URI's bookworm entry.
 #
@@ -34,7 +34,7 @@
 # main archive is configured. A missing security archive is only reported.
 set -euo pipefail
 
-extra_suites=(bookworm-backports trixie-backports sid)
+extra_suites=(bookworm-backports trixie trixie-backports sid)
 
 list='' parts='' lists='' keydir=''
 while (($#)); do

@@ -7,6 +7,8 @@
 # so that nothing else is upgraded: the system's own apt configuration is never touched.
 # The private list is the machine's own Debian archives (scripts/apt-sources.sh reads
 # them from apt's configuration) plus the newer suites on the same archive.
+# liburing 2.9 (trixie), the oldest uio builds against, is downloaded and unpacked into
+# the cache, never installed: host.liburing_oldest builds the library tests against it.
 #
 # Environment:
 #   UIO_CACHE         cache root (default /var/cache/uio)
@@ -37,7 +39,7 @@ apt_private() {
 	[[ -z ${apt_opts+set} ]] || return 0
 	mkdir -p "$dir/lists/partial" "$dir/archives/partial"
 	# this machine's Debian archives (mirror, cache, ...) with bookworm-backports,
-	# trixie-backports and sid added on the main one; says what is missing if none
+	# trixie, trixie-backports and sid added on the main one; says what is missing if none
 	rm -rf "$dir/keys"
 	"$UIO_ROOT/scripts/apt-sources.sh" --keydir "$dir/keys" >"$dir/sources.list.new" || exit 1
 	mv "$dir/sources.list.new" "$dir/sources.list"
@@ -50,6 +52,10 @@ Pin-Priority: 1
 
 Package: *
 Pin: release n=trixie-backports
+Pin-Priority: 1
+
+Package: *
+Pin: release n=trixie
 Pin-Priority: 1
 PREF
 	apt_opts=(-o "Dir::Etc::SourceList=$dir/sources.list" -o Dir::Etc::SourceParts=/dev/null
@@ -148,5 +154,33 @@ fetch_kernel_source() {
 	log "kernel source: $ver"
 }
 
+# liburing from trixie (2.9: the oldest uio supports), unpacked into the cache and
+# never installed, for host.liburing_oldest (tests/CMakeLists.txt): the library's
+# tests built and run against it beside the installed (newest) liburing.
+fetch_liburing_oldest() {
+	local dir="$UIO_CACHE/liburing-trixie" ver
+	if [[ -f $dir/.uio-version ]]; then
+		log "liburing for host.liburing_oldest: $(cat "$dir/.uio-version") (cached)"
+		return
+	fi
+	apt_private
+	apt_update
+	rm -rf "$dir" "$dir.tmp"
+	mkdir -p "$dir.tmp/debs"
+	# apt downloads as _apt where it can write (else it warns and downloads as root)
+	! id _apt >/dev/null 2>&1 || chown _apt "$dir.tmp/debs"
+	(cd "$dir.tmp/debs" && apt-get "${apt_opts[@]}" download -qq liburing2/trixie liburing-dev/trixie) ||
+		die "could not download liburing2/trixie and liburing-dev/trixie (for host.liburing_oldest)"
+	local deb
+	for deb in "$dir.tmp"/debs/*.deb; do
+		dpkg-deb -x "$deb" "$dir.tmp"
+	done
+	ver=$(dpkg-deb -f "$dir.tmp"/debs/liburing-dev_*.deb Version)
+	echo "$ver" >"$dir.tmp/.uio-version"
+	mv "$dir.tmp" "$dir"
+	log "liburing for host.liburing_oldest: $ver, unpacked in $dir"
+}
+
 install_packages
+fetch_liburing_oldest
 fetch_kernel_source

@@ -181,15 +181,17 @@ private:
 template <FileRef F>
 class WritevFixed {
 public:
-    static constexpr std::uint8_t opcode = IORING_OP_WRITEV_FIXED;
+    static constexpr std::uint8_t opcode = uapi::op_writev_fixed;
     using sqe_size = Sqe64;
     using cqe_size = Cqe16;
     WritevFixed(F file, std::span<const iovec> iov, std::uint64_t offset, std::uint16_t buf_index) noexcept
         : file_(file), iov_(iov), offset_(offset), buf_index_(buf_index) {}
     void prep(io_uring_sqe* sqe) const noexcept
     {
-        io_uring_prep_writev_fixed(sqe, file_.raw(), iov_.data(), static_cast<unsigned>(iov_.size()), offset_, 0,
-                                   buf_index_);
+        // io_uring_prep_writev_fixed() of liburing >= 2.10, spelled out
+        io_uring_prep_writev2(sqe, file_.raw(), iov_.data(), static_cast<unsigned>(iov_.size()), offset_, 0);
+        sqe->opcode = opcode;
+        sqe->buf_index = buf_index_;
         sqe->flags |= F::sqe_flags;
     }
 
@@ -294,6 +296,16 @@ inline nvme_uring_cmd* cmd_of(io_uring_sqe* sqe) noexcept
 // the passthrough ioctl numbers as io_uring_prep_uring_cmd() takes them (int)
 inline constexpr int cmd_io = static_cast<int>(NVME_URING_CMD_IO);
 inline constexpr int cmd_admin = static_cast<int>(NVME_URING_CMD_ADMIN);
+// io_uring_prep_uring_cmd() of liburing >= 2.10, spelled out for older ones
+inline void prep_uring_cmd(io_uring_sqe* sqe, int cmd_op, int fd) noexcept
+{
+    sqe->opcode = IORING_OP_URING_CMD;
+    sqe->fd = fd;
+    sqe->cmd_op = static_cast<std::uint32_t>(cmd_op);
+    sqe->__pad1 = 0;
+    sqe->addr = 0;
+    sqe->len = 0;
+}
 // not constexpr: reaching it in a constant expression is the diagnostic
 inline void block_count_must_be_1_to_65536() noexcept {}
 } // namespace detail
@@ -350,7 +362,7 @@ public:
 
     void prep(io_uring_sqe* sqe) const noexcept
     {
-        io_uring_prep_uring_cmd(sqe, detail::cmd_io, file_.raw());
+        detail::prep_uring_cmd(sqe, detail::cmd_io, file_.raw());
         sqe->flags |= F::sqe_flags;
         if (fixed_) {
             sqe->uring_cmd_flags = IORING_URING_CMD_FIXED;
@@ -392,7 +404,7 @@ public:
     Flush(F ng, std::uint32_t nsid) noexcept : file_(ng), nsid_(nsid) {}
     void prep(io_uring_sqe* sqe) const noexcept
     {
-        io_uring_prep_uring_cmd(sqe, detail::cmd_io, file_.raw());
+        detail::prep_uring_cmd(sqe, detail::cmd_io, file_.raw());
         sqe->flags |= F::sqe_flags;
         nvme_uring_cmd* cmd = detail::cmd_of(sqe);
         *cmd = {};
@@ -417,7 +429,7 @@ public:
         : file_(ctrl), nsid_(nsid), cns_(cns), out_(out.data()) {}
     void prep(io_uring_sqe* sqe) const noexcept
     {
-        io_uring_prep_uring_cmd(sqe, detail::cmd_admin, file_.raw());
+        detail::prep_uring_cmd(sqe, detail::cmd_admin, file_.raw());
         sqe->flags |= F::sqe_flags;
         nvme_uring_cmd* cmd = detail::cmd_of(sqe);
         *cmd = {};

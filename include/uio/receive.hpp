@@ -112,10 +112,10 @@ struct ReceiveState {
             return;
         }
         const std::uint32_t tail = *net.tail;
-        io_uring_zcrx_rqe& rqe = net.rqes[tail & net.mask];
+        uapi::zcrx_rqe& rqe = net.rqes[tail & net.mask];
         rqe.off = region_offset | net.area_token;
         rqe.len = len;
-        rqe.__pad = 0;
+        rqe.pad = 0;
         // the entry is written before the kernel can see it
         __atomic_store_n(net.tail, tail + 1, __ATOMIC_RELEASE);
     }
@@ -192,9 +192,9 @@ public:
             io_uring_prep_rw(uapi::op_unified, sqe, sock_.raw(), nullptr, 0, uapi::op_net);
             break;
         case detail::ReceiveKind::recv_zc:
-            io_uring_prep_rw(IORING_OP_RECV_ZC, sqe, sock_.raw(), nullptr, 0, 0);
+            io_uring_prep_rw(uapi::op_recv_zc, sqe, sock_.raw(), nullptr, 0, 0);
             sqe->ioprio = IORING_RECV_MULTISHOT;
-            sqe->zcrx_ifq_idx = id_;
+            sqe->file_index = id_;  // zcrx_ifq_idx, the same field
             break;
         case detail::ReceiveKind::provided_buffers:
             io_uring_prep_recv_multishot(sqe, sock_.raw(), nullptr, 0, 0);
@@ -286,11 +286,11 @@ public:
         if (!state_)
             return NetReceive<F>(socket, detail::ReceiveKind::none, 0);
         if (state_->kind == detail::ReceiveKind::recv_zc && !state_->region->opts.net.ifindex) {
-            zcrx_ctrl ctrl{};
+            uapi::zcrx_ctrl ctrl{};
             ctrl.zcrx_id = state_->net.zcrx_id;
-            ctrl.op = ZCRX_CTRL_FLUSH_RQ;
+            ctrl.op = uapi::zcrx_ctrl_flush_rq;
             // best effort: without it the receive stops again with ENOMEM
-            (void)state_->region->core->reg(IORING_REGISTER_ZCRX_CTRL, &ctrl, 0);
+            (void)state_->region->core->reg(uapi::register_zcrx_ctrl, &ctrl, 0);
         }
         const std::uint32_t id = state_->kind == detail::ReceiveKind::provided_buffers ? state_->group
                                                                                         : state_->net.zcrx_id;
@@ -319,7 +319,7 @@ public:
         } else if constexpr (std::is_same_v<Cqe, Cqe32>) {
             // zero copy: the second half of the CQE holds the region offset
             if (c.res() > 0 && c.more()) {
-                out.emplace(Fragment(state_, c.extra1() & ~IORING_ZCRX_AREA_MASK,
+                out.emplace(Fragment(state_, c.extra1() & ~uapi::zcrx_area_mask,
                                      static_cast<std::uint32_t>(c.res())));
                 return ReceiveStatus::data;
             }

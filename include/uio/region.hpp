@@ -87,7 +87,7 @@ namespace detail {
 // completions name region offsets.
 struct NetRing {
     std::uint32_t* tail = nullptr;
-    io_uring_zcrx_rqe* rqes = nullptr;
+    uapi::zcrx_rqe* rqes = nullptr;
     std::uint32_t mask = 0;
     std::uint64_t area_token = 0;    // the area's id bits, as in the completions' offsets
     std::uint32_t zcrx_id = 0;       // compat: the instance IORING_OP_RECV_ZC names
@@ -209,7 +209,7 @@ public:
         registrations = 1;
         if (opts.net.enabled) {
             net.tail = reinterpret_cast<std::uint32_t*>(map + layout.rq_ring + reg.rq_tail);
-            net.rqes = reinterpret_cast<io_uring_zcrx_rqe*>(map + layout.rqes);
+            net.rqes = reinterpret_cast<uapi::zcrx_rqe*>(map + layout.rqes);
             net.mask = reg.rq_entries - 1;
             net.stats = reinterpret_cast<const uapi::net_stats*>(map + reg.net_stats);
         }
@@ -259,21 +259,21 @@ public:
     {
         const std::uint64_t area_len = opts.net.area_len ? opts.net.area_len : opts.data_size;
         const std::size_t rq_len =
-            (4096 + std::size_t{opts.net.refill_entries} * sizeof(io_uring_zcrx_rqe) + page_size() - 1) &
+            (4096 + std::size_t{opts.net.refill_entries} * sizeof(uapi::zcrx_rqe) + page_size() - 1) &
             ~(page_size() - 1);
         io_uring_region_desc rd{};
         rd.size = rq_len;
-        io_uring_zcrx_area_reg area{};
+        uapi::zcrx_area_reg area{};
         area.addr = reinterpret_cast<std::uintptr_t>(map);
         area.len = area_len;
-        io_uring_zcrx_ifq_reg reg{};
+        uapi::zcrx_ifq_reg reg{};
         reg.if_idx = opts.net.ifindex;
         reg.if_rxq = opts.net.rxq;
         reg.rq_entries = opts.net.refill_entries;
-        reg.flags = opts.net.ifindex ? 0u : static_cast<std::uint32_t>(ZCRX_REG_NODEV);
+        reg.flags = opts.net.ifindex ? 0u : uapi::zcrx_reg_nodev;
         reg.area_ptr = reinterpret_cast<std::uintptr_t>(&area);
         reg.region_ptr = reinterpret_cast<std::uintptr_t>(&rd);
-        if (area_len > opts.data_size || core->reg(IORING_REGISTER_ZCRX_IFQ, &reg, 1) < 0)
+        if (area_len > opts.data_size || core->reg(uapi::register_zcrx_ifq, &reg, 1) < 0)
             return;
         ++registrations;
         void* rq = mmap(nullptr, rq_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, core->fd(),
@@ -282,7 +282,7 @@ public:
             return;  // registered but unusable: provided buffers it is
         auto* base = static_cast<std::byte*>(rq);
         net.tail = reinterpret_cast<std::uint32_t*>(base + reg.offsets.tail);
-        net.rqes = reinterpret_cast<io_uring_zcrx_rqe*>(base + reg.offsets.rqes);
+        net.rqes = reinterpret_cast<uapi::zcrx_rqe*>(base + reg.offsets.rqes);
         net.mask = reg.rq_entries - 1;
         net.area_token = area.rq_area_token;
         net.zcrx_id = reg.zcrx_id;

@@ -153,11 +153,11 @@ struct Probe {
 [[nodiscard]] inline std::optional<uapi::query_unified> query_unified() noexcept
 {
     uapi::query_unified q{};
-    io_uring_query_hdr hdr{};
+    uapi::query_hdr hdr{};
     hdr.query_data = reinterpret_cast<std::uintptr_t>(&q);
     hdr.query_op = uapi::query_unified_op;
     hdr.size = sizeof(q);
-    if (io_uring_register(static_cast<unsigned>(-1), IORING_REGISTER_QUERY, &hdr, 0) < 0 || hdr.result != 0)
+    if (io_uring_register(static_cast<unsigned>(-1), uapi::register_query, &hdr, 0) < 0 || hdr.result != 0)
         return std::nullopt;
     if (q.reg_size != sizeof(uapi::region_reg) || q.desc_size != sizeof(uapi::desc))
         return std::nullopt;  // a uAPI this library does not speak

@@ -163,4 +163,108 @@ static_assert(sizeof(span) == sizeof(io_unified_span) && offsetof(span, addr) ==
 // sizes (query_unified() in ring.hpp), or the native backend is not used.
 #endif
 
+// Upstream io_uring uAPI that uio uses and liburing's io_uring.h has only
+// since releases newer than 2.9 (the oldest liburing uio builds against):
+// zero-copy receive (zcrx, Linux 6.15; ZCRX_REG_NODEV and ZCRX_CTRL later),
+// IORING_OP_WRITEV_FIXED (6.15) and IORING_REGISTER_QUERY (6.18). Kernel ABI,
+// so carried here and used whatever the liburing; checked against liburing's
+// own definitions where it has them. Whether the running kernel has each is
+// asked at run time (an error from the kernel, never a silent fallback).
+inline constexpr std::uint8_t op_recv_zc = 58;        // IORING_OP_RECV_ZC
+inline constexpr std::uint8_t op_writev_fixed = 61;   // IORING_OP_WRITEV_FIXED
+inline constexpr unsigned register_zcrx_ifq = 32;     // IORING_REGISTER_ZCRX_IFQ
+inline constexpr unsigned register_query = 35;        // IORING_REGISTER_QUERY
+inline constexpr unsigned register_zcrx_ctrl = 36;    // IORING_REGISTER_ZCRX_CTRL
+inline constexpr std::uint32_t zcrx_reg_nodev = 2;    // ZCRX_REG_NODEV
+inline constexpr std::uint32_t zcrx_ctrl_flush_rq = 0;  // ZCRX_CTRL_FLUSH_RQ
+// IORING_ZCRX_AREA_MASK: the area id bits of a zcrx completion's offset
+inline constexpr std::uint64_t zcrx_area_mask = ~((std::uint64_t{1} << 48) - 1);
+
+// struct io_uring_zcrx_rqe: a refill ring entry, a buffer handed back
+struct zcrx_rqe {
+    std::uint64_t off;
+    std::uint32_t len;
+    std::uint32_t pad;
+};
+
+// struct io_uring_zcrx_offsets: where the refill ring's parts are
+struct zcrx_offsets {
+    std::uint32_t head;
+    std::uint32_t tail;
+    std::uint32_t rqes;
+    std::uint32_t resv2;
+    std::uint64_t resv[2];
+};
+
+// struct io_uring_zcrx_area_reg: the receive area of a zcrx instance
+struct zcrx_area_reg {
+    std::uint64_t addr;
+    std::uint64_t len;
+    std::uint64_t rq_area_token;
+    std::uint32_t flags;
+    std::uint32_t dmabuf_fd;
+    std::uint64_t resv2[2];
+};
+
+// struct io_uring_zcrx_ifq_reg: the argument of IORING_REGISTER_ZCRX_IFQ
+struct zcrx_ifq_reg {
+    std::uint32_t if_idx;
+    std::uint32_t if_rxq;
+    std::uint32_t rq_entries;
+    std::uint32_t flags;
+    std::uint64_t area_ptr;    // struct io_uring_zcrx_area_reg *
+    std::uint64_t region_ptr;  // struct io_uring_region_desc *
+    zcrx_offsets offsets;
+    std::uint32_t zcrx_id;
+    std::uint32_t rx_buf_len;
+    std::uint64_t resv[3];
+};
+
+// struct zcrx_ctrl: the argument of IORING_REGISTER_ZCRX_CTRL
+struct zcrx_ctrl {
+    std::uint32_t zcrx_id;
+    std::uint32_t op;  // zcrx_ctrl_flush_rq, ...
+    std::uint64_t resv[2];
+    std::uint64_t data[6];  // the op's arguments (none for a flush)
+};
+
+// struct io_uring_query_hdr: one entry of IORING_REGISTER_QUERY
+struct query_hdr {
+    std::uint64_t next_entry;
+    std::uint64_t query_data;
+    std::uint32_t query_op;
+    std::uint32_t size;
+    std::int32_t result;
+    std::uint32_t resv[3];
+};
+
+static_assert(sizeof(zcrx_rqe) == 16 && sizeof(zcrx_offsets) == 32 && sizeof(zcrx_area_reg) == 48);
+static_assert(sizeof(zcrx_ifq_reg) == 96 && offsetof(zcrx_ifq_reg, offsets) == 32 &&
+              offsetof(zcrx_ifq_reg, zcrx_id) == 64);
+static_assert(sizeof(zcrx_ctrl) == 72 && sizeof(query_hdr) == 40);
+
+#ifdef IORING_ZCRX_AREA_SHIFT  // liburing's io_uring.h has zcrx: check the copy
+static_assert(zcrx_area_mask == IORING_ZCRX_AREA_MASK);
+static_assert(op_recv_zc == IORING_OP_RECV_ZC && register_zcrx_ifq == IORING_REGISTER_ZCRX_IFQ);
+static_assert(sizeof(zcrx_rqe) == sizeof(io_uring_zcrx_rqe) &&
+              offsetof(zcrx_rqe, len) == offsetof(io_uring_zcrx_rqe, len));
+static_assert(sizeof(zcrx_offsets) == sizeof(io_uring_zcrx_offsets) &&
+              offsetof(zcrx_offsets, rqes) == offsetof(io_uring_zcrx_offsets, rqes));
+static_assert(sizeof(zcrx_area_reg) == sizeof(io_uring_zcrx_area_reg) &&
+              offsetof(zcrx_area_reg, rq_area_token) == offsetof(io_uring_zcrx_area_reg, rq_area_token));
+// the receive's sqe->file_index is the field io_uring.h calls zcrx_ifq_idx
+static_assert(offsetof(io_uring_sqe, zcrx_ifq_idx) == offsetof(io_uring_sqe, file_index));
+static_assert(sizeof(zcrx_ifq_reg) == sizeof(io_uring_zcrx_ifq_reg) &&
+              offsetof(zcrx_ifq_reg, offsets) == offsetof(io_uring_zcrx_ifq_reg, offsets) &&
+              offsetof(zcrx_ifq_reg, zcrx_id) == offsetof(io_uring_zcrx_ifq_reg, zcrx_id));
+#endif
+#if !IO_URING_CHECK_VERSION(2, 15)  // liburing 2.15 has all of them
+static_assert(op_writev_fixed == IORING_OP_WRITEV_FIXED && register_query == IORING_REGISTER_QUERY &&
+              register_zcrx_ctrl == IORING_REGISTER_ZCRX_CTRL);
+static_assert(zcrx_reg_nodev == ZCRX_REG_NODEV && zcrx_ctrl_flush_rq == ZCRX_CTRL_FLUSH_RQ);
+static_assert(sizeof(zcrx_ctrl) == sizeof(::zcrx_ctrl) && offsetof(zcrx_ctrl, data) == offsetof(::zcrx_ctrl, zc_flush));
+static_assert(sizeof(query_hdr) == sizeof(io_uring_query_hdr) &&
+              offsetof(query_hdr, result) == offsetof(io_uring_query_hdr, result));
+#endif
+
 } // namespace uio::uapi

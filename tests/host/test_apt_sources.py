@@ -10,7 +10,7 @@ SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                       "..", "..", "scripts", "apt-sources.sh")
 
 KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
-EXTRA = ["bookworm-backports", "trixie-backports", "sid"]
+EXTRA = ["bookworm-backports", "trixie", "trixie-backports", "sid"]
 
 
 class AptSources(unittest.TestCase):
@@ -144,6 +144,7 @@ class AptSources(unittest.TestCase):
         self.assertEqual(got, [
             "deb http://mirror.example/debian bookworm main",
             "deb http://mirror.example/debian bookworm-backports main",
+            "deb http://mirror.example/debian trixie main",
             "deb http://mirror.example/debian trixie-backports main",
             "deb http://mirror.example/debian sid main",
         ])

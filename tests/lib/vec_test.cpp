@@ -212,7 +212,7 @@ TEST_CASE("the vectored builders fill the SQE the kernel reads", "[vec]")
     const iovec iov[2] = {{nullptr, blk}, {nullptr, blk}};
     io_uring_sqe wv{};
     uio::WritevFixed<uio::Fd>(uio::Fd{4}, iov, 8192, 3).prep(&wv);
-    CHECK(wv.opcode == IORING_OP_WRITEV_FIXED);
+    CHECK(wv.opcode == uio::uapi::op_writev_fixed);  // IORING_OP_WRITEV_FIXED (uapi.hpp checks the value)
     CHECK(wv.buf_index == 3);
     CHECK(wv.len == 2);
     CHECK(wv.off == 8192);
@@ -224,7 +224,7 @@ TEST_CASE("the vectored builders fill the SQE the kernel reads", "[vec]")
     const uio::uapi::span sp = *region.vec_span(blk, blk);
     io_uring_sqe rw{};
     region.write_spans_to(uio::Fd{5}, 0, std::span(&sp, 1))->prep(&rw);
-    CHECK(rw.opcode == IORING_OP_WRITEV_FIXED);
+    CHECK(rw.opcode == uio::uapi::op_writev_fixed);
     CHECK(rw.buf_index == region.buf_index());
     CHECK(rw.addr == reinterpret_cast<std::uintptr_t>(&sp));
 }
