@@ -24,7 +24,7 @@ system_pkgs=(
 	qemu-system-x86 busybox-static cpio
 	bc bison flex libelf-dev libssl-dev dwarves xz-utils kmod rsync
 	zlib1g-dev libzstd-dev libcap-dev valgrind
-	fio
+	fio doxygen
 )
 # package/suite pairs taken from newer suites; each depends only on what Debian 12 has.
 newer_pkgs=(

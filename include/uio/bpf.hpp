@@ -29,10 +29,12 @@ namespace uio {
 // Why a program did not attach: an errno, and what the verifier said if it
 // refused the program.
 struct BpfError {
-    std::error_code code;
-    std::string verifier_log;
+    std::error_code code;  // the errno (or uio::errc) of the failure
+    std::string verifier_log;  // the verifier's log when it refused the program, else empty
 };
 
+// A BPF program attached to a ring as its io_uring_bpf_ops: the BPF stage of
+// IORING_OP_UNIFIED runs it. Detached when the value dies; movable, not copyable.
 class BpfOps {
 public:
     // Opens the object at @path, lets @configure write its read-only data
@@ -96,11 +98,13 @@ public:
         return attach(ring, path, [](std::span<std::byte>) {});
     }
 
+    // takes @o's attachment; @o is left empty
     BpfOps(BpfOps&& o) noexcept
         : obj_(std::exchange(o.obj_, nullptr)), link_(std::exchange(o.link_, nullptr)), log_(std::move(o.log_)),
           mapped_(std::exchange(o.mapped_, {})), mapped_count_(std::exchange(o.mapped_count_, 0))
     {
     }
+    // detaches this program, then takes @o's attachment; @o is left empty
     BpfOps& operator=(BpfOps&& o) noexcept
     {
         if (this != &o) {
@@ -120,7 +124,7 @@ public:
 
     // false once moved from (nothing attached)
     [[nodiscard]] bool valid() const noexcept { return link_ != nullptr; }
-    explicit operator bool() const noexcept { return valid(); }
+    explicit operator bool() const noexcept { return valid(); }  // valid()
 
     // The attached program's global data section @section (".bss" or
     // ".data"): the kernel's map of it, mapped into this process (shared,

@@ -33,9 +33,12 @@ enum class errc {
     buffer_slot_unavailable,    // the fixed-buffer slot is taken, or outside uio's table
 };
 
+// The std::error_category of uio::errc (named "uio"): describes each code and
+// relates them to the errno conditions, both ways (see equivalent()).
 class error_category final : public std::error_category {
 public:
-    [[nodiscard]] const char* name() const noexcept override { return "uio"; }
+    [[nodiscard]] const char* name() const noexcept override { return "uio"; }  // "uio"
+    // the description of uio::errc value @ev
     [[nodiscard]] std::string message(int ev) const override
     {
         switch (static_cast<errc>(ev)) {
@@ -76,16 +79,20 @@ public:
     }
 };
 
+// uio's error category (one instance)
 [[nodiscard]] inline const std::error_category& category() noexcept
 {
     static const error_category instance;
     return instance;
 }
 
+// @e as an error_code of uio's category
 [[nodiscard]] inline std::error_code make_error_code(errc e) noexcept
 {
     return {static_cast<int>(e), category()};
 }
+// @e as an error_condition: what `code == uio::errc::...` compares with
+// (uio::errc is an error-condition enum)
 [[nodiscard]] inline std::error_condition make_error_condition(errc e) noexcept
 {
     return {static_cast<int>(e), category()};
@@ -115,9 +122,11 @@ template <class E>
 template <class E>
 class bad_result_access : public std::exception {
 public:
+    // holds @e; what() is its message
     explicit bad_result_access(E e) : e_(std::move(e)), what_("uio::Result holds no value: " + detail::describe(e_)) {}
+    // "uio::Result holds no value: " and the error's message
     [[nodiscard]] const char* what() const noexcept override { return what_.c_str(); }
-    [[nodiscard]] const E& error() const noexcept { return e_; }
+    [[nodiscard]] const E& error() const noexcept { return e_; }  // the error the Result held
 
 private:
     E e_;
@@ -154,28 +163,34 @@ template <class E>
 template <class T, class E = std::error_code>
 class [[nodiscard]] Result {
 public:
-    using value_type = T;
-    using error_type = E;
+    using value_type = T;  // the value's type (as std::expected names it)
+    using error_type = E;  // the error's type
 
-    Result(T value) noexcept(std::is_nothrow_move_constructible_v<T>) : v_(std::move(value)) {}
-    Result(E err) noexcept(std::is_nothrow_move_constructible_v<E>) : v_(std::move(err)) {}
+    Result(T value) noexcept(std::is_nothrow_move_constructible_v<T>) : v_(std::move(value)) {}  // a value
+    Result(E err) noexcept(std::is_nothrow_move_constructible_v<E>) : v_(std::move(err)) {}  // an error
+    // one of uio's codes, as an error_code
     Result(errc e) noexcept
         requires std::same_as<E, std::error_code>
         : v_(make_error_code(e)) {}
 
-    [[nodiscard]] bool has_value() const noexcept { return v_.index() == 0; }
-    explicit operator bool() const noexcept { return has_value(); }
+    [[nodiscard]] bool has_value() const noexcept { return v_.index() == 0; }  // true: a value, false: an error
+    explicit operator bool() const noexcept { return has_value(); }  // has_value()
 
+    // The value; throws bad_result_access<E> holding the error when there is none
+    // (all four reference qualifications).
     [[nodiscard]] T& value() & { return checked_value(); }
-    [[nodiscard]] const T& value() const& { return checked_value(); }
-    [[nodiscard]] T&& value() && { return std::move(checked_value()); }
-    [[nodiscard]] const T&& value() const&& { return std::move(checked_value()); }
+    [[nodiscard]] const T& value() const& { return checked_value(); }  // value(), on a const Result
+    [[nodiscard]] T&& value() && { return std::move(checked_value()); }  // value(), moved out of an rvalue
+    [[nodiscard]] const T&& value() const&& { return std::move(checked_value()); }  // value(), of a const rvalue
 
+    // The value without a throw: on an error these abort with its message (a bug in
+    // the caller, never undefined behaviour).
     [[nodiscard]] T& operator*() & noexcept { return get(); }
-    [[nodiscard]] const T& operator*() const& noexcept { return get(); }
-    [[nodiscard]] T&& operator*() && noexcept { return std::move(get()); }
-    [[nodiscard]] const T&& operator*() const&& noexcept { return std::move(get()); }
-    [[nodiscard]] T* operator->() noexcept { return &get(); }
+    [[nodiscard]] const T& operator*() const& noexcept { return get(); }  // operator*, on a const Result
+    [[nodiscard]] T&& operator*() && noexcept { return std::move(get()); }  // operator*, moved out of an rvalue
+    [[nodiscard]] const T&& operator*() const&& noexcept { return std::move(get()); }  // operator*, of a const rvalue
+    [[nodiscard]] T* operator->() noexcept { return &get(); }  // the value's members; aborts on an error
+    // the value's members, const; aborts on an error
     [[nodiscard]] const T* operator->() const noexcept { return &get(); }
 
     // the value, or @fallback when there is an error
@@ -185,6 +200,7 @@ public:
         return has_value() ? *std::get_if<0>(&v_) : static_cast<T>(std::forward<U>(fallback));
     }
     template <class U>
+    // the value moved out, or @fallback when there is an error
     [[nodiscard]] T value_or(U&& fallback) &&
     {
         return has_value() ? std::move(*std::get_if<0>(&v_)) : static_cast<T>(std::forward<U>(fallback));
@@ -230,22 +246,22 @@ private:
 template <>
 class [[nodiscard]] Result<void> {
 public:
-    using value_type = void;
-    using error_type = std::error_code;
+    using value_type = void;  // no value
+    using error_type = std::error_code;  // the error's type
 
-    Result() noexcept = default;
-    Result(std::error_code ec) noexcept : ec_(ec) {}
-    Result(errc e) noexcept : ec_(make_error_code(e)) {}
+    Result() noexcept = default;  // success
+    Result(std::error_code ec) noexcept : ec_(ec) {}  // an error (success if @ec is empty)
+    Result(errc e) noexcept : ec_(make_error_code(e)) {}  // one of uio's codes
 
-    [[nodiscard]] bool has_value() const noexcept { return !ec_; }
-    explicit operator bool() const noexcept { return has_value(); }
+    [[nodiscard]] bool has_value() const noexcept { return !ec_; }  // true on success
+    explicit operator bool() const noexcept { return has_value(); }  // has_value()
     // throws bad_result_access<std::error_code> on an error
     void value() const
     {
         if (ec_) [[unlikely]]
             detail::throw_bad_result_access(ec_);
     }
-    [[nodiscard]] std::error_code error() const noexcept { return ec_; }
+    [[nodiscard]] std::error_code error() const noexcept { return ec_; }  // the error; empty on success
 
 private:
     std::error_code ec_;

@@ -29,14 +29,15 @@ namespace uio {
 // File references: a plain descriptor or an index into the registered file
 // table. IOSQE_FIXED_FILE follows from the type, never from a flag by hand.
 struct Fd {
-    int fd;
-    static constexpr std::uint8_t sqe_flags = 0;
-    [[nodiscard]] constexpr int raw() const noexcept { return fd; }
+    int fd;  // the descriptor
+    static constexpr std::uint8_t sqe_flags = 0;  // no IOSQE_FIXED_FILE
+    [[nodiscard]] constexpr int raw() const noexcept { return fd; }  // what goes in sqe->fd
 };
+// An index into the ring's registered file table (IOSQE_FIXED_FILE).
 struct Fixed {
-    unsigned index;
-    static constexpr std::uint8_t sqe_flags = IOSQE_FIXED_FILE;
-    [[nodiscard]] constexpr int raw() const noexcept { return static_cast<int>(index); }
+    unsigned index;  // the registered file's index
+    static constexpr std::uint8_t sqe_flags = IOSQE_FIXED_FILE;  // set on every SQE that names it
+    [[nodiscard]] constexpr int raw() const noexcept { return static_cast<int>(index); }  // what goes in sqe->fd
 };
 template <class T>
 concept FileRef = std::same_as<T, Fd> || std::same_as<T, Fixed>;
@@ -44,11 +45,12 @@ concept FileRef = std::same_as<T, Fd> || std::same_as<T, Fixed>;
 // A span of a registered buffer as fixed-buffer SQEs address it: a pointer
 // for ordinary buffers, a region offset for a unified region's data area.
 struct FixedSpan {
-    std::uint64_t addr;
-    std::uint32_t len;
-    std::uint16_t buf_index;
+    std::uint64_t addr;  // the address (a region offset for a region's data area)
+    std::uint32_t len;  // bytes
+    std::uint16_t buf_index;  // the registered buffer's slot
 };
 
+// IORING_OP_NOP: completes with res 0, moving nothing.
 struct Nop {
     static constexpr std::uint8_t opcode = IORING_OP_NOP;
     using sqe_size = Sqe64;
@@ -57,11 +59,13 @@ struct Nop {
 };
 
 template <FileRef F>
+// IORING_OP_READ: @buf from @offset of the file (-1: its current position).
 class Read {
 public:
     static constexpr std::uint8_t opcode = IORING_OP_READ;
     using sqe_size = Sqe64;
     using cqe_size = Cqe16;
+    // reads into @buf, which must stay alive until the operation completes
     Read(F file, std::span<std::byte> buf, std::uint64_t offset) noexcept
         : file_(file), buf_(buf), offset_(offset) {}
     void prep(io_uring_sqe* sqe) const noexcept
@@ -77,11 +81,13 @@ private:
 };
 
 template <FileRef F>
+// IORING_OP_WRITE: @buf to @offset of the file (-1: its current position).
 class Write {
 public:
     static constexpr std::uint8_t opcode = IORING_OP_WRITE;
     using sqe_size = Sqe64;
     using cqe_size = Cqe16;
+    // writes @buf, which must stay alive until the operation completes
     Write(F file, std::span<const std::byte> buf, std::uint64_t offset) noexcept
         : file_(file), buf_(buf), offset_(offset) {}
     void prep(io_uring_sqe* sqe) const noexcept
@@ -97,11 +103,13 @@ private:
 };
 
 template <FileRef F>
+// IORING_OP_READ_FIXED: into a span of a registered buffer, from @offset of the file.
 class ReadFixed {
 public:
     static constexpr std::uint8_t opcode = IORING_OP_READ_FIXED;
     using sqe_size = Sqe64;
     using cqe_size = Cqe16;
+    // reads into @span (registered buffer span.buf_index)
     ReadFixed(F file, FixedSpan span, std::uint64_t offset) noexcept : file_(file), span_(span), offset_(offset) {}
     void prep(io_uring_sqe* sqe) const noexcept
     {
@@ -117,11 +125,13 @@ private:
 };
 
 template <FileRef F>
+// IORING_OP_WRITE_FIXED: a span of a registered buffer to @offset of the file.
 class WriteFixed {
 public:
     static constexpr std::uint8_t opcode = IORING_OP_WRITE_FIXED;
     using sqe_size = Sqe64;
     using cqe_size = Cqe16;
+    // writes @span (registered buffer span.buf_index)
     WriteFixed(F file, FixedSpan span, std::uint64_t offset) noexcept : file_(file), span_(span), offset_(offset) {}
     void prep(io_uring_sqe* sqe) const noexcept
     {
@@ -137,6 +147,7 @@ private:
 };
 
 template <FileRef F>
+// IORING_OP_READV: a vectored read from @offset of the file.
 class Readv {
 public:
     static constexpr std::uint8_t opcode = IORING_OP_READV;
@@ -157,11 +168,13 @@ private:
 };
 
 template <FileRef F>
+// IORING_OP_WRITEV: a vectored write to @offset of the file.
 class Writev {
 public:
     static constexpr std::uint8_t opcode = IORING_OP_WRITEV;
     using sqe_size = Sqe64;
     using cqe_size = Cqe16;
+    // the iovecs must stay alive until the operation completes
     Writev(F file, std::span<const iovec> iov, std::uint64_t offset) noexcept : file_(file), iov_(iov), offset_(offset) {}
     void prep(io_uring_sqe* sqe) const noexcept
     {
@@ -184,6 +197,7 @@ public:
     static constexpr std::uint8_t opcode = uapi::op_writev_fixed;
     using sqe_size = Sqe64;
     using cqe_size = Cqe16;
+    // writes the spans @iov of buffer @buf_index to @offset of the file
     WritevFixed(F file, std::span<const iovec> iov, std::uint64_t offset, std::uint16_t buf_index) noexcept
         : file_(file), iov_(iov), offset_(offset), buf_index_(buf_index) {}
     void prep(io_uring_sqe* sqe) const noexcept
@@ -203,12 +217,15 @@ private:
 };
 
 template <FileRef F>
+// IORING_OP_SEND: @buf on a connected socket.
 class Send {
 public:
     static constexpr std::uint8_t opcode = IORING_OP_SEND;
     using sqe_size = Sqe64;
     using cqe_size = Cqe16;
+    // sends @buf, which must stay alive until the operation completes
     Send(F socket, std::span<const std::byte> buf) noexcept : sock_(socket), buf_(buf) {}
+    // a copy with send(2)'s MSG_* @msg_flags
     [[nodiscard]] constexpr Send flags(int msg_flags) const noexcept
     {
         Send op = *this;
@@ -228,12 +245,15 @@ private:
 };
 
 template <FileRef F>
+// IORING_OP_RECV: into @buf from a socket.
 class Recv {
 public:
     static constexpr std::uint8_t opcode = IORING_OP_RECV;
     using sqe_size = Sqe64;
     using cqe_size = Cqe16;
+    // receives into @buf, which must stay alive until the operation completes
     Recv(F socket, std::span<std::byte> buf) noexcept : sock_(socket), buf_(buf) {}
+    // a copy with recv(2)'s MSG_* @msg_flags
     [[nodiscard]] constexpr Recv flags(int msg_flags) const noexcept
     {
         Recv op = *this;
@@ -260,7 +280,9 @@ public:
     static constexpr std::uint8_t opcode = IORING_OP_SEND_ZC;
     using sqe_size = Sqe64;
     using cqe_size = Cqe16;
+    // sends @span of a registered buffer; it must not change until the notification
     SendZcFixed(F socket, FixedSpan span) noexcept : sock_(socket), span_(span) {}
+    // a copy with send(2)'s MSG_* @msg_flags
     [[nodiscard]] constexpr SendZcFixed flags(int msg_flags) const noexcept
     {
         SendZcFixed op = *this;
@@ -286,6 +308,7 @@ private:
 // Ring<Sqe128, Cqe32>.
 namespace nvme {
 
+// NVMe command opcodes: NVM command set (flush, write, read) and admin (identify)
 enum class Opcode : std::uint8_t { flush = 0x00, write = 0x01, read = 0x02, identify = 0x06 };
 
 namespace detail {
@@ -315,8 +338,9 @@ inline void block_count_must_be_1_to_65536() noexcept {}
 // A constant is checked at compile time; a run-time count goes through of().
 class Blocks {
 public:
-    static constexpr std::uint32_t max = 65536;
+    static constexpr std::uint32_t max = 65536;  // the most blocks one command moves
 
+    // @n blocks, a constant: outside 1..65536 it does not compile
     consteval Blocks(std::uint64_t n) : n_(static_cast<std::uint32_t>(n))  // NOLINT: implicit on purpose
     {
         if (n == 0 || n > max)
@@ -329,7 +353,7 @@ public:
             return errno_code(EINVAL);
         return Blocks(checked, static_cast<std::uint32_t>(n));
     }
-    [[nodiscard]] constexpr std::uint32_t count() const noexcept { return n_; }
+    [[nodiscard]] constexpr std::uint32_t count() const noexcept { return n_; }  // the number of blocks
     // CDW12's number of logical blocks, 0-based
     [[nodiscard]] constexpr std::uint32_t nlb() const noexcept { return n_ - 1; }
 
@@ -342,6 +366,8 @@ private:
 };
 
 template <FileRef F, Opcode Op>
+// An NVMe read or write (nvme::Read, nvme::Write) through the passthrough
+// character device /dev/ngXnY, into or from a plain buffer or a registered one.
 class Io {
 public:
     static constexpr std::uint8_t opcode = IORING_OP_URING_CMD;
@@ -391,16 +417,20 @@ private:
 };
 
 template <FileRef F>
+// NVMe read: @blocks from @slba into the buffer
 using Read = Io<F, Opcode::read>;
 template <FileRef F>
+// NVMe write: @blocks from the buffer to @slba
 using Write = Io<F, Opcode::write>;
 
 template <FileRef F>
+// NVMe flush: namespace @nsid's volatile write cache to media.
 class Flush {
 public:
     static constexpr std::uint8_t opcode = IORING_OP_URING_CMD;
     using sqe_size = Sqe128;
     using cqe_size = Cqe32;
+    // flushes namespace @nsid through its /dev/ngXnY @ng
     Flush(F ng, std::uint32_t nsid) noexcept : file_(ng), nsid_(nsid) {}
     void prep(io_uring_sqe* sqe) const noexcept
     {
@@ -425,6 +455,7 @@ public:
     static constexpr std::uint8_t opcode = IORING_OP_URING_CMD;
     using sqe_size = Sqe128;
     using cqe_size = Cqe32;
+    // the data structure arrives in @out, which must stay alive until completion
     Identify(F ctrl, std::uint32_t nsid, std::uint8_t cns, std::span<std::byte, 4096> out) noexcept
         : file_(ctrl), nsid_(nsid), cns_(cns), out_(out.data()) {}
     void prep(io_uring_sqe* sqe) const noexcept
@@ -458,6 +489,8 @@ public:
     static constexpr std::uint8_t opcode = uapi::op_unified;
     using sqe_size = Sqe64;
     using cqe_size = Cqe16;
+    // @len bytes at @region_offset of the data area through @stages; @file is the
+    // device or socket of the storage or network stage
     UnifiedOp(F file, std::uint32_t stages, std::uint64_t region_offset, std::uint32_t len) noexcept
         : file_(file), stages_(stages), addr_(region_offset), len_(len) {}
     // byte offset on the device, for the storage stage
@@ -506,6 +539,7 @@ public:
     static constexpr std::uint8_t opcode = uapi::op_unified;
     using sqe_size = Sqe64;
     using cqe_size = Cqe16;
+    // @spans of the data area through @stages, to device @file
     UnifiedOpVec(F file, std::uint32_t stages, std::span<const uapi::span> spans) noexcept
         : file_(file), stages_(stages | uapi::op_vec), spans_(spans) {}
     // byte offset on the device where the first span goes
@@ -540,6 +574,7 @@ public:
     static constexpr std::uint8_t opcode = uapi::op_unified;
     using sqe_size = Sqe64;
     using cqe_size = Cqe16;
+    // the program runs over @len bytes at @region_offset
     UnifiedCompute(std::uint64_t region_offset, std::uint32_t len) noexcept : addr_(region_offset), len_(len) {}
     void prep(io_uring_sqe* sqe) const noexcept
     {
@@ -559,6 +594,7 @@ public:
     static constexpr std::uint8_t opcode = uapi::op_unified;
     using sqe_size = Sqe64;
     using cqe_size = Cqe16;
+    // consumes up to @max_descs descriptors
     explicit UnifiedBatch(std::uint32_t max_descs) noexcept : max_(max_descs) {}
     void prep(io_uring_sqe* sqe) const noexcept
     {

@@ -132,8 +132,10 @@ struct ReceiveState {
 // shared between threads without the caller's lock, like any value.
 class Fragment {
 public:
+    // takes @o's bytes; @o is left empty
     Fragment(Fragment&& o) noexcept
         : state_(std::move(o.state_)), offset_(std::exchange(o.offset_, 0)), len_(std::exchange(o.len_, 0u)) {}
+    // gives this Fragment's buffer back, then takes @o's bytes; @o is left empty
     Fragment& operator=(Fragment&& o) noexcept
     {
         if (this != &o) {
@@ -150,15 +152,16 @@ public:
 
     // false once moved from: an empty Fragment has no bytes (data() is empty)
     [[nodiscard]] bool valid() const noexcept { return state_ != nullptr; }
-    explicit operator bool() const noexcept { return valid(); }
+    explicit operator bool() const noexcept { return valid(); }  // valid()
 
+    // the received bytes, in the region (empty when moved from)
     [[nodiscard]] std::span<const std::byte> data() const noexcept
     {
         if (!state_)
             return {};
         return {state_->data + offset_, len_};
     }
-    [[nodiscard]] std::uint64_t region_offset() const noexcept { return offset_; }
+    [[nodiscard]] std::uint64_t region_offset() const noexcept { return offset_; }  // where they are in the data area
 
 private:
     template <SqeSize, CqeSize>
@@ -231,6 +234,10 @@ enum class ReceiveStatus {
 template <SqeSize Sqe, CqeSize Cqe>
 class Receiver {
 public:
+    // A receiver into @region, a region of @ring: zero copy where the region has
+    // zcrx (receive_path()), else provided buffers over @opts' part of the data
+    // area (EINVAL unless that makes a power of two of them, up to 32768);
+    // errc::wrong_ring for another ring's region, errc::empty for empty ones.
     [[nodiscard]] static Result<Receiver> create(Ring<Sqe, Cqe>& ring, UnifiedRegion<Sqe, Cqe>& region,
                                                  const ReceiveOptions& opts) noexcept
     {
@@ -272,7 +279,7 @@ public:
     // false once moved from: an empty Receiver's arm() builds a receive that
     // completes with EBADF, and take() says stopped (errc::empty)
     [[nodiscard]] bool valid() const noexcept { return state_ != nullptr; }
-    explicit operator bool() const noexcept { return valid(); }
+    explicit operator bool() const noexcept { return valid(); }  // valid()
 
     // The receive for @socket: push it with a user_data of your choice. It
     // stays armed (IORING_CQE_F_MORE) until the stream ends or it stops.
@@ -333,6 +340,7 @@ public:
     // why the receive stopped, after take() said so
     [[nodiscard]] std::error_code error() const noexcept { return error_; }
 
+    // how this receiver's bytes arrive (provided buffers when empty)
     [[nodiscard]] ReceivePath path() const noexcept
     {
         return !state_ || state_->kind == detail::ReceiveKind::provided_buffers ? ReceivePath::provided_buffers

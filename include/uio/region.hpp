@@ -28,13 +28,18 @@
 
 namespace uio {
 
+// How a region is registered (UnifiedRegion::backend()).
 enum class Backend {
     native,  // IORING_REGISTER_UNIFIED_REGION: one pin, one charge, region offsets
     compat,  // the same memory registered as a plain fixed buffer
 };
 
+// Which backend UnifiedRegion::create() uses: automatic probes the kernel
+// (native where it has the series), the others force one (errc::wrong_backend
+// where it cannot run).
 enum class BackendChoice { automatic, native, compat };
 
+// "native" or "compat"
 [[nodiscard]] constexpr const char* to_string(Backend b) noexcept
 {
     return b == Backend::native ? "native" : "compat";
@@ -47,17 +52,18 @@ enum class BackendChoice { automatic, native, compat };
 // in the region. Needs a Ring<..., Cqe32> created with defer_taskrun, and
 // CAP_NET_ADMIN, as zcrx does.
 struct NetOptions {
-    bool enabled = false;
+    bool enabled = false;  // bind the region to the network
     unsigned ifindex = 0;            // a NIC's receive queue (hardware mode); 0: device-less
     unsigned rxq = 0;                // the queue of ifindex
     std::uint64_t area_len = 0;      // bytes from the start of the data area; 0: all of it
     unsigned refill_entries = 256;   // the refill ring, a power of two
 };
 
+// What UnifiedRegion::create() registers.
 struct RegionOptions {
     std::size_t data_size = 0;  // required: bytes of the data area, a page multiple
     unsigned sq_entries = 64;   // descriptor rings (native) - powers of two
-    unsigned cq_entries = 64;
+    unsigned cq_entries = 64;  // completion descriptor ring (native), a power of two
     // The data area's slot in the ring's fixed-buffer table, which uio
     // registers (sparse) with the first region and shares between the
     // ring's regions and Ring::register_buffer(): empty for the lowest free
@@ -67,13 +73,13 @@ struct RegionOptions {
     // an NVMe namespace to bind (native), -1 for none; a storage op on the
     // region may then name it as file -1
     int nvme_fd = -1;
-    BackendChoice backend = BackendChoice::automatic;
+    BackendChoice backend = BackendChoice::automatic;  // native, compat, or probed
     // Compat backend only: also register the memory as the ring's memory
     // region (IORING_REGISTER_MEM_REGION), as upstream users of that region
     // do. It costs one more pin and charge, and stock kernels cannot
     // unregister it: they last until the ring is closed, and a ring has one.
     bool compat_mem_region = false;
-    NetOptions net{};
+    NetOptions net{};  // the network binding, off by default
 };
 
 // How received bytes reach the region.
@@ -108,12 +114,12 @@ struct RegionCosts {
 
 // One storage operation of a batch: read (device -> region) or write.
 struct BatchOp {
-    std::uint64_t user_data;
-    std::uint64_t region_offset;
-    std::uint32_t len;
-    std::uint64_t device_offset;
+    std::uint64_t user_data;  // given back in its BatchResult
+    std::uint64_t region_offset;  // where in the data area
+    std::uint32_t len;  // bytes
+    std::uint64_t device_offset;  // byte offset on the device
     int fd;                   // a descriptor, or with fixed_file an index of the registered file table
-    bool write;
+    bool write;  // true: region -> device; false: device -> region
     bool fixed_file = false;  // fd is a registered file's index (as uio::Fixed)
     // Ops of a batch run concurrently, as SQEs do: a drain op is issued only
     // after every earlier op of the batch completed (a read of what an
@@ -121,8 +127,9 @@ struct BatchOp {
     bool drain = false;
 };
 
+// How one op of a batch ended.
 struct BatchResult {
-    std::uint64_t user_data;
+    std::uint64_t user_data;  // the op's BatchOp::user_data
     std::int32_t res;  // bytes moved or -errno
 };
 
@@ -390,7 +397,9 @@ public:
         return UnifiedRegion(std::move(state));
     }
 
+    // moves leave the source empty (see valid())
     UnifiedRegion(UnifiedRegion&&) noexcept = default;
+    // releases this handle (as the destructor does), then takes the other's
     UnifiedRegion& operator=(UnifiedRegion&&) noexcept = default;
     UnifiedRegion(const UnifiedRegion&) = delete;
     UnifiedRegion& operator=(const UnifiedRegion&) = delete;
@@ -401,10 +410,11 @@ public:
     // false once moved from: an empty region has no data (data() is empty,
     // size() 0) and every span, operation and batch fails with errc::empty
     [[nodiscard]] bool valid() const noexcept { return s_ != nullptr; }
-    explicit operator bool() const noexcept { return valid(); }
+    explicit operator bool() const noexcept { return valid(); }  // valid()
 
     // (compat for an empty region)
     [[nodiscard]] Backend backend() const noexcept { return s_ ? s_->backend : Backend::compat; }
+    // what this region costs (pins, charges, copies), as registered
     [[nodiscard]] RegionCosts costs() const noexcept
     {
         if (!s_)
@@ -418,7 +428,8 @@ public:
                 .storage_copies_per_byte = 0,
                 .receive_copies_per_byte = nic_writes ? 0u : 1u};
     }
-    [[nodiscard]] std::size_t size() const noexcept { return s_ ? s_->opts.data_size : 0; }
+    [[nodiscard]] std::size_t size() const noexcept { return s_ ? s_->opts.data_size : 0; }  // bytes of the data area
+    // how received bytes reach the region (zero_copy where zcrx is registered)
     [[nodiscard]] ReceivePath receive_path() const noexcept
     {
         return s_ && s_->net.rqes ? ReceivePath::zero_copy : ReceivePath::provided_buffers;
@@ -484,6 +495,7 @@ public:
         return io<F>(file, offset, len, device_offset, false);
     }
     template <FileRef F>
+    // the write counterpart of read_from(): region -> @file
     [[nodiscard]] Result<RegionIo<F>> write_to(F file, std::uint64_t offset, std::uint32_t len,
                                                std::uint64_t device_offset) const noexcept
     {
@@ -502,6 +514,7 @@ public:
         return io<F>(file, offset, len, device_offset, false, true);
     }
     template <FileRef F>
+    // the program runs over the span, then it is written to @file
     [[nodiscard]] Result<RegionIo<F>> compute_then_write(F file, std::uint64_t offset, std::uint32_t len,
                                                          std::uint64_t device_offset) const noexcept
     {
@@ -740,6 +753,8 @@ class RegionIo {
 public:
     using sqe_size = Sqe64;
     using cqe_size = Cqe16;
+    // @span of the region to (@write) or from @file at @device_offset, as @backend
+    // moves it; @bpf adds the BPF stage (native only). Made by UnifiedRegion.
     RegionIo(F file, FixedSpan span, std::uint64_t device_offset, bool write, Backend backend,
              bool bpf = false) noexcept
         : file_(file), span_(span), dev_off_(device_offset), write_(write), bpf_(bpf), backend_(backend) {}
@@ -773,6 +788,8 @@ class RegionVecWrite {
 public:
     using sqe_size = Sqe64;
     using cqe_size = Cqe16;
+    // @spans to @file from @device_offset on, as @backend moves them (the compat
+    // backend from fixed buffer @buf_index). Made by UnifiedRegion::write_spans_to().
     RegionVecWrite(F file, std::span<const uapi::span> spans, std::uint64_t device_offset, Backend backend,
                    std::uint16_t buf_index) noexcept
         : file_(file), spans_(spans), dev_off_(device_offset), backend_(backend), buf_index_(buf_index) {}
@@ -805,6 +822,7 @@ class RegionSend {
 public:
     using sqe_size = Sqe64;
     using cqe_size = Cqe16;
+    // sends @span of the region on @socket. Made by UnifiedRegion.
     RegionSend(F socket, FixedSpan span, Backend backend) noexcept : sock_(socket), span_(span), backend_(backend) {}
 
     void prep(io_uring_sqe* sqe) const noexcept

@@ -29,20 +29,24 @@ namespace uio {
 // Entry sizes as types: the ring derives its setup flags from them, and an
 // operation that needs a bigger entry than the ring has does not compile.
 struct Sqe64 {
-    static constexpr unsigned bytes = 64;
-    static constexpr unsigned setup_flag = 0;
+    static constexpr unsigned bytes = 64;  // the entry's size in bytes
+    static constexpr unsigned setup_flag = 0;  // the IORING_SETUP_* flag for it (none: the default)
 };
+// 128-byte submission entries (IORING_SETUP_SQE128), which NVMe passthrough needs
 struct Sqe128 {
-    static constexpr unsigned bytes = 128;
-    static constexpr unsigned setup_flag = IORING_SETUP_SQE128;
+    static constexpr unsigned bytes = 128;  // the entry's size in bytes
+    static constexpr unsigned setup_flag = IORING_SETUP_SQE128;  // the IORING_SETUP_* flag for it
 };
+// 16-byte completion entries, the default
 struct Cqe16 {
-    static constexpr unsigned bytes = 16;
-    static constexpr unsigned setup_flag = 0;
+    static constexpr unsigned bytes = 16;  // the entry's size in bytes
+    static constexpr unsigned setup_flag = 0;  // the IORING_SETUP_* flag for it (none: the default)
 };
+// 32-byte completion entries (IORING_SETUP_CQE32): the big-CQE payload
+// (Completion::extra1(), extra2()) that NVMe passthrough and IORING_OP_UNIFIED fill
 struct Cqe32 {
-    static constexpr unsigned bytes = 32;
-    static constexpr unsigned setup_flag = IORING_SETUP_CQE32;
+    static constexpr unsigned bytes = 32;  // the entry's size in bytes
+    static constexpr unsigned setup_flag = IORING_SETUP_CQE32;  // the IORING_SETUP_* flag for it
 };
 
 template <class T>
@@ -73,29 +77,37 @@ concept FitsRing = Preparable<Op> && (Op::sqe_size::bytes <= Sqe::bytes) &&
 template <CqeSize Cqe>
 class Completion {
 public:
+    // a view of @cqe, valid until the ring retires it
     explicit Completion(const io_uring_cqe* cqe) noexcept : cqe_(cqe) {}
 
+    // the user_data the request was pushed with
     [[nodiscard]] std::uint64_t user_data() const noexcept { return cqe_->user_data; }
+    // the result: >= 0 on success (bytes, a count), -errno on failure
     [[nodiscard]] std::int32_t res() const noexcept { return cqe_->res; }
-    [[nodiscard]] std::uint32_t flags() const noexcept { return cqe_->flags; }
-    [[nodiscard]] bool ok() const noexcept { return cqe_->res >= 0; }
+    [[nodiscard]] std::uint32_t flags() const noexcept { return cqe_->flags; }  // IORING_CQE_F_* flags
+    [[nodiscard]] bool ok() const noexcept { return cqe_->res >= 0; }  // res() >= 0
+    // IORING_CQE_F_MORE: the request posts more completions
     [[nodiscard]] bool more() const noexcept { return cqe_->flags & IORING_CQE_F_MORE; }
+    // IORING_CQE_F_NOTIF: a zero-copy send's buffer may be reused
     [[nodiscard]] bool notification() const noexcept { return cqe_->flags & IORING_CQE_F_NOTIF; }
     // the errno of a failed operation as std::errc (a value-initialised errc when ok)
     [[nodiscard]] std::errc errc() const noexcept
     {
         return cqe_->res < 0 ? static_cast<std::errc>(-cqe_->res) : std::errc{};
     }
+    // the errno of a failed operation as an error_code (empty when ok)
     [[nodiscard]] std::error_code error() const noexcept
     {
         return cqe_->res < 0 ? errno_code(cqe_->res) : std::error_code{};
     }
 
+    // the big-CQE payload's first word (32-byte completions only)
     [[nodiscard]] std::uint64_t extra1() const noexcept
         requires std::same_as<Cqe, Cqe32>
     {
         return cqe_->big_cqe[0];
     }
+    // the big-CQE payload's second word (32-byte completions only)
     [[nodiscard]] std::uint64_t extra2() const noexcept
         requires std::same_as<Cqe, Cqe32>
     {
@@ -107,42 +119,47 @@ public:
     {
         return static_cast<std::uint32_t>(cqe_->big_cqe[1]);
     }
+    // IORING_OP_UNIFIED: what the BPF stage returned (the upper half of extra2())
     [[nodiscard]] std::int32_t bpf_result() const noexcept
         requires std::same_as<Cqe, Cqe32>
     {
         return static_cast<std::int32_t>(cqe_->big_cqe[1] >> 32);
     }
 
-    [[nodiscard]] const io_uring_cqe* native() const noexcept { return cqe_; }
+    [[nodiscard]] const io_uring_cqe* native() const noexcept { return cqe_; }  // the CQE itself
 
 private:
     const io_uring_cqe* cqe_;
 };
 
+// How Ring::create() sets a ring up.
 struct RingOptions {
-    unsigned entries = 64;
+    unsigned entries = 64;  // submission queue entries (the kernel rounds up to a power of two)
     unsigned cq_entries = 0;  // 0: the kernel's default (twice entries)
-    bool single_issuer = false;
+    bool single_issuer = false;  // IORING_SETUP_SINGLE_ISSUER: one thread submits
     bool defer_taskrun = false;  // implies single_issuer
-    bool sqpoll = false;
-    unsigned sq_thread_idle_ms = 0;
+    bool sqpoll = false;  // IORING_SETUP_SQPOLL: a kernel thread polls the submission queue
+    unsigned sq_thread_idle_ms = 0;  // with sqpoll: how long that thread spins idle before it sleeps
     bool register_ring_fd = true;  // saves an fget per io_uring_enter
 };
 
 // What the running kernel supports, from IORING_REGISTER_PROBE and the
 // unified-region query entry of the uio series.
 struct Probe {
-    std::bitset<256> opcodes;
-    bool unified_region = false;
-    std::uint64_t unified_register_flags = 0;
-    std::uint64_t unified_op_flags = 0;
+    std::bitset<256> opcodes;  // the IORING_OP_* opcodes the kernel supports, by number
+    bool unified_region = false;  // the kernel has the uio series' unified region
+    std::uint64_t unified_register_flags = 0;  // the region registration flags it accepts (uapi::reg_*)
+    std::uint64_t unified_op_flags = 0;  // the IORING_OP_UNIFIED stages it accepts (uapi::op_*)
 
+    // whether the kernel has @opcode
     [[nodiscard]] bool supports(std::uint8_t opcode) const noexcept { return opcodes.test(opcode); }
     template <Operation Op>
+    // whether the kernel has the opcode of operation builder Op
     [[nodiscard]] bool supports() const noexcept
     {
         return supports(Op::opcode);
     }
+    // whether IORING_OP_UNIFIED runs every stage in @stages (uapi::op_* flags)
     [[nodiscard]] bool supports_stages(std::uint32_t stages) const noexcept
     {
         return unified_region && (unified_op_flags & stages) == stages;
@@ -366,8 +383,10 @@ class Ring {
 public:
     using sqe_size = Sqe;
     using cqe_size = Cqe;
-    using completion = Completion<Cqe>;
+    using completion = Completion<Cqe>;  // what drain() and peek() hand out
 
+    // A ring with the entry sizes of its type, set up as @opts says; the
+    // kernel's errno on failure (ENOMEM when the state cannot be allocated).
     [[nodiscard]] static Result<Ring> create(const RingOptions& opts = {}) noexcept
     {
         io_uring_params p{};
@@ -395,7 +414,9 @@ public:
         return Ring(std::move(core));
     }
 
+    // takes @o's ring; @o is left empty
     Ring(Ring&& o) noexcept : core_(std::move(o.core_)), ring_(std::exchange(o.ring_, &detail::empty_ring)) {}
+    // releases this ring (as the destructor does), then takes @o's; @o is left empty
     Ring& operator=(Ring&& o) noexcept
     {
         if (this != &o) {
@@ -411,7 +432,7 @@ public:
 
     // false once moved from
     [[nodiscard]] bool valid() const noexcept { return core_ != nullptr; }
-    explicit operator bool() const noexcept { return valid(); }
+    explicit operator bool() const noexcept { return valid(); }  // valid()
 
     // Queues @op; false when the submission queue is full (submit, then
     // retry) or the ring is empty.
@@ -444,6 +465,7 @@ public:
     // Returns the number of SQEs submitted (0 on an empty ring; waiting on
     // one fails with EBADF).
     [[nodiscard]] Result<unsigned> submit() noexcept { return count(io_uring_submit(ring_)); }
+    // submits, then waits for @wait_nr completions; the number of SQEs submitted
     [[nodiscard]] Result<unsigned> submit_and_wait(unsigned wait_nr) noexcept
     {
         return count(io_uring_submit_and_wait(ring_, wait_nr));
@@ -509,6 +531,7 @@ public:
         return n;
     }
 
+    // free submission queue entries
     [[nodiscard]] unsigned sq_space_left() const noexcept { return io_uring_sq_space_left(ring_); }
 
     // what the kernel supports (nothing, for an empty ring)
@@ -534,7 +557,9 @@ public:
     // the io_uring fd (registered rings still have one; -1 when empty) and
     // the liburing state (nullptr when empty)
     [[nodiscard]] int fd() const noexcept { return ring_->ring_fd; }
+    // the liburing state (nullptr when empty)
     [[nodiscard]] io_uring* native() noexcept { return core_ ? ring_ : nullptr; }
+    // the liburing state, const (nullptr when empty)
     [[nodiscard]] const io_uring* native() const noexcept { return core_ ? ring_ : nullptr; }
 
     // io_uring_register() on this ring (-EBADF when empty)
@@ -562,6 +587,7 @@ public:
         }
         return *claimed;
     }
+    // empties @slot of register_buffer() and frees it for reuse
     [[nodiscard]] Result<void> unregister_buffer(std::uint16_t slot) noexcept
     {
         if (!valid())
