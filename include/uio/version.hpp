@@ -8,6 +8,11 @@ inline constexpr int version_major = 0;
 inline constexpr int version_minor = 1;
 inline constexpr int version_patch = 0;
 
+// liburing before 2.4 has no version macros at all
+#if !defined(IO_URING_CHECK_VERSION)
+#error "uio needs liburing 2.9 or newer (this one predates 2.4): see uio/version.hpp"
+#endif
+
 // The liburing uio is built against (IO_URING_VERSION_MAJOR/MINOR of its
 // liburing/io_uring_version.h).
 inline constexpr int liburing_major = IO_URING_VERSION_MAJOR;
