@@ -18,9 +18,11 @@ if(NOT lib)
   message(FATAL_ERROR "uio: no liburing.so under ${PREFIX}/usr/lib")
 endif()
 
+# --fresh: a new cache each run, so that find_package() reports the liburing it
+# found (a cached result prints nothing) and nothing of an earlier run is reused
 string(TIMESTAMP t0 "%s")
 execute_process(
-  COMMAND ${CMAKE_COMMAND} -S ${SRC} -B ${BIN} -G ${GENERATOR}
+  COMMAND ${CMAKE_COMMAND} --fresh -S ${SRC} -B ${BIN} -G ${GENERATOR}
           -DCMAKE_BUILD_TYPE=${BUILD_TYPE} -DCMAKE_CXX_COMPILER=${CXX} -DCMAKE_C_COMPILER=${C}
           -DUIO_INGEST=OFF -DUIO_DOCS=OFF -DUIO_LIBURING_OLDEST= -DUIO_KERNEL_BUILD=
           -Dliburing_INCLUDE_DIR=${PREFIX}/usr/include -Dliburing_LIBRARY=${lib}
