@@ -245,6 +245,19 @@ static const char *flag_names(unsigned f, char *buf, size_t len)
 	return buf;
 }
 
+/* the submission-queue setup flags (SQE size, SUBMIT_ALL) any round's ring may take */
+static unsigned random_sq_flags(void)
+{
+	unsigned f = 0;
+
+	if (chance(30))
+		f |= IORING_SETUP_SQE128;
+	/* without SUBMIT_ALL a submission stops at the first SQE refused at prep */
+	if (chance(50))
+		f |= IORING_SETUP_SUBMIT_ALL;
+	return f;
+}
+
 static unsigned random_ring_flags(int want_net)
 {
 	unsigned f = 0;
@@ -265,12 +278,7 @@ static unsigned random_ring_flags(int want_net)
 		case 2: f |= IORING_SETUP_CQE_MIXED; break;
 		}
 	}
-	if (chance(30))
-		f |= IORING_SETUP_SQE128;
-	/* without SUBMIT_ALL a submission stops at the first SQE refused at prep */
-	if (chance(50))
-		f |= IORING_SETUP_SUBMIT_ALL;
-	return f;
+	return f | random_sq_flags();
 }
 
 static void fring_init(struct fring *r, unsigned flags, int nbufs, int files)
@@ -3680,10 +3688,7 @@ static void round_bpf(void)
 	case 0: flags |= IORING_SETUP_CQE32; break;
 	case 1: flags |= IORING_SETUP_CQE_MIXED; break;
 	}
-	if (chance(30))
-		flags |= IORING_SETUP_SQE128;
-	if (chance(50))
-		flags |= IORING_SETUP_SUBMIT_ALL;
+	flags |= random_sq_flags();
 	fring_init(&b.r, flags, (int)below(2), chance(50));
 	/* with a binding, its area is the first 2-7 pages; ops stay above it */
 	ret = region_create(&b.r, g, size, kind, net ? 3 + (int)below(6) : 0, chance(50));
