@@ -318,6 +318,7 @@ inline nvme_uring_cmd* cmd_of(io_uring_sqe* sqe) noexcept
 }
 // the passthrough ioctl numbers as io_uring_prep_uring_cmd() takes them (int)
 inline constexpr int cmd_io = static_cast<int>(NVME_URING_CMD_IO);
+inline constexpr int cmd_io_vec = static_cast<int>(NVME_URING_CMD_IO_VEC);
 inline constexpr int cmd_admin = static_cast<int>(NVME_URING_CMD_ADMIN);
 // io_uring_prep_uring_cmd() of liburing >= 2.10, spelled out for older ones
 inline void prep_uring_cmd(io_uring_sqe* sqe, int cmd_op, int fd) noexcept
@@ -422,6 +423,64 @@ using Read = Io<F, Opcode::read>;
 template <FileRef F>
 // NVMe write: @blocks from the buffer to @slba
 using Write = Io<F, Opcode::write>;
+
+template <FileRef F, Opcode Op>
+// A vectored NVMe read or write (nvme::ReadVec, nvme::WriteVec): one command
+// over the iovecs in order (NVME_URING_CMD_IO_VEC), each a span of plain
+// memory or, with a buffer index, of that registered buffer (addressed as
+// fixed() gives it: a region's data area by region offset). Fixed iovecs
+// need Linux >= 6.16; older kernels fail the completion with EINVAL. The
+// kernel reads the iovec array again if it retries the command, so the
+// array must stay valid until the completion, not only until submission.
+class IoVec {
+public:
+    static constexpr std::uint8_t opcode = IORING_OP_URING_CMD;
+    using sqe_size = Sqe128;
+    using cqe_size = Cqe32;
+
+    // @blocks at @slba to or from plain memory @iov (which must hold @blocks blocks in all)
+    IoVec(F ng, std::uint32_t nsid, std::uint64_t slba, Blocks blocks, std::span<const iovec> iov) noexcept
+        : file_(ng), nsid_(nsid), slba_(slba), blocks_(blocks), iov_(iov) {}
+    // the same, each iovec a span of registered buffer @buf_index
+    IoVec(F ng, std::uint32_t nsid, std::uint64_t slba, Blocks blocks, std::span<const iovec> iov,
+          std::uint16_t buf_index) noexcept
+        : file_(ng), nsid_(nsid), slba_(slba), blocks_(blocks), iov_(iov), buf_index_(buf_index), fixed_(true) {}
+
+    void prep(io_uring_sqe* sqe) const noexcept
+    {
+        detail::prep_uring_cmd(sqe, detail::cmd_io_vec, file_.raw());
+        sqe->flags |= F::sqe_flags;
+        if (fixed_) {
+            sqe->uring_cmd_flags = IORING_URING_CMD_FIXED;
+            sqe->buf_index = buf_index_;
+        }
+        nvme_uring_cmd* cmd = detail::cmd_of(sqe);
+        *cmd = {};
+        cmd->opcode = static_cast<std::uint8_t>(Op);
+        cmd->nsid = nsid_;
+        cmd->addr = reinterpret_cast<std::uintptr_t>(iov_.data());
+        cmd->data_len = static_cast<std::uint32_t>(iov_.size());  // the vectored form counts iovecs here
+        cmd->cdw10 = static_cast<std::uint32_t>(slba_);
+        cmd->cdw11 = static_cast<std::uint32_t>(slba_ >> 32);
+        cmd->cdw12 = blocks_.nlb();
+    }
+
+private:
+    F file_;
+    std::uint32_t nsid_;
+    std::uint64_t slba_;
+    Blocks blocks_;
+    std::span<const iovec> iov_;
+    std::uint16_t buf_index_ = 0;
+    bool fixed_ = false;
+};
+
+template <FileRef F>
+// vectored NVMe read: @blocks from @slba into the iovecs
+using ReadVec = IoVec<F, Opcode::read>;
+template <FileRef F>
+// vectored NVMe write: @blocks from the iovecs to @slba
+using WriteVec = IoVec<F, Opcode::write>;
 
 template <FileRef F>
 // NVMe flush: namespace @nsid's volatile write cache to media.

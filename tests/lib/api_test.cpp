@@ -334,6 +334,34 @@ TEST_CASE("NVMe read and write commands refuse bad block counts", "[nvme]")
     CHECK(cmd->cdw12 == 1);
 }
 
+TEST_CASE("vectored NVMe commands name their iovec array and count, fixed or not", "[nvme]")
+{
+    namespace nvme = uio::nvme;
+    const std::array<iovec, 3> iov{};
+    io_uring_sqe sqe[2]{};
+    const auto* cmd = reinterpret_cast<const nvme_uring_cmd*>(sqe[0].cmd);
+    nvme::WriteVec<uio::Fd>(uio::Fd{5}, 2, 0x2'0000'0010, 3, iov, 7).prep(sqe);
+    CHECK(sqe[0].opcode == IORING_OP_URING_CMD);
+    CHECK(sqe[0].cmd_op == NVME_URING_CMD_IO_VEC);
+    CHECK(sqe[0].fd == 5);
+    CHECK(sqe[0].uring_cmd_flags == IORING_URING_CMD_FIXED);
+    CHECK(sqe[0].buf_index == 7);
+    CHECK(cmd->opcode == 0x01);
+    CHECK(cmd->nsid == 2);
+    CHECK(cmd->addr == reinterpret_cast<std::uintptr_t>(iov.data()));
+    CHECK(cmd->data_len == 3);  // iovecs, not bytes
+    CHECK(cmd->cdw10 == 0x10);
+    CHECK(cmd->cdw11 == 2);
+    CHECK(cmd->cdw12 == 2);
+    std::memset(sqe, 0, sizeof(sqe));
+    nvme::ReadVec<uio::Fixed>(uio::Fixed{1}, 1, 0, 1, std::span<const iovec>(iov).first(1)).prep(sqe);
+    CHECK(cmd->opcode == 0x02);
+    CHECK(sqe[0].uring_cmd_flags == 0);
+    CHECK(sqe[0].buf_index == 0);
+    CHECK((sqe[0].flags & IOSQE_FIXED_FILE) != 0);
+    CHECK(cmd->data_len == 1);
+}
+
 TEST_CASE("a kernel's EOPNOTSUPP and errc::unsupported_by_kernel compare equal both ways", "[errors]")
 {
     const std::error_code kernel = uio::errno_code(-EOPNOTSUPP);
