@@ -23,8 +23,10 @@ const char* const usage = R"(usage:
 
 serve   accepts N TCP streams (default 1; [::]:7878 takes IPv4 and IPv6) and
         stores each as an append-only log of checksummed records on DEV (a
-        block device or a file on one), acknowledging to each client how much
-        of its stream is durable; --durable flushes before acknowledging.
+        block device, a file on one, or an NVMe namespace's char device
+        /dev/ngXnY, written with NVMe commands), acknowledging to each client
+        how much of its stream is durable; --durable flushes before
+        acknowledging.
         Paths: --native (the region's network binding: a NIC queue with
         --ifindex/--rxq, else device-less; BPF checksums; vectored writes from
         the region), --compat (the library's compat backend, stock kernels),

@@ -14,6 +14,9 @@
 //    CRC32C in userspace;
 //  - baseline: what is done without uio: a receive into an aligned buffer,
 //    CRC32C in userspace, an O_DIRECT write from that buffer.
+// On an NVMe char device (/dev/ngXnY) every path writes with NVMe commands
+// instead (IORING_OP_URING_CMD): the region paths one vectored command over
+// the same region spans from its fixed buffer, the baseline from its buffer.
 #include <liburing.h>
 #include <netinet/tcp.h>
 #include <net/if.h>
@@ -42,9 +45,11 @@ namespace {
 volatile std::sig_atomic_t interrupted = 0;
 extern "C" void on_signal(int) { interrupted = 1; }
 
-using IngestRing = uio::Ring<uio::Sqe64, uio::Cqe32>;
-using IngestRegion = uio::UnifiedRegion<uio::Sqe64, uio::Cqe32>;
-using IngestReceiver = uio::Receiver<uio::Sqe64, uio::Cqe32>;
+// 128-byte SQEs for NVMe passthrough (the char device), on every path so
+// that the paths compare on one ring shape
+using IngestRing = uio::Ring<uio::Sqe128, uio::Cqe32>;
+using IngestRegion = uio::UnifiedRegion<uio::Sqe128, uio::Cqe32>;
+using IngestReceiver = uio::Receiver<uio::Sqe128, uio::Cqe32>;
 
 // operations the library has no builder for
 struct Accept {
@@ -111,6 +116,7 @@ struct Slot {
     std::uint32_t flags = 0;
     std::vector<std::pair<std::uint64_t, std::uint32_t>> parts;  // region spans, header first
     std::vector<uio::uapi::span> spans;                          // the same as the write takes them
+    std::vector<iovec> iovs;                                     // passthrough: the same, until completion
     std::vector<std::shared_ptr<uio::Fragment>> frags;           // held until written
     std::uint32_t stage_fill = 0;      // bytes of the staging area used
     bool run_open = false;             // staging bytes not yet a block multiple
@@ -118,6 +124,7 @@ struct Slot {
     std::uint64_t dev_off = 0;
     std::uint64_t seq = 0;
     unsigned writes = 0;               // SQEs in flight
+    std::uint64_t written = 0;         // bytes their completions reported
     Clock::time_point received_at;     // its last byte arrived
 };
 
@@ -713,6 +720,7 @@ private:
         s->stream_offset = c.received;
         s->expect = static_cast<std::uint32_t>(std::min<std::uint64_t>(o_.record_size, c.hello.total_bytes - c.received));
         s->fill = 0;
+        s->written = 0;
         s->crc = 0;
         s->flags = 0;
         s->stage_fill = 0;
@@ -810,10 +818,16 @@ private:
         payload_bytes_ += s.fill;
         if (o_.path == Path::baseline) {
             std::memset(s.base + block_size + s.fill, 0, payload - s.fill);
+            if (dev_->passthrough()) {
+                s.iovs.assign(1, iovec{s.base, static_cast<std::size_t>(need)});
+                submit_passthrough(s, std::nullopt);
+                return;
+            }
             push(uio::Write<uio::Fd>(uio::Fd{dev_->fd()}, {s.base, static_cast<std::size_t>(need)}, s.dev_off),
                  ud(k_write, s.index));
             s.writes = 1;
             ++writes_inflight_;
+            ++write_sqes_;
             return;
         }
         if (s.run_open) {  // the tail: pad the staging run to a block
@@ -834,6 +848,18 @@ private:
             fail(exit_failed, "internal: record %llu has %llu bytes of spans for %u payload bytes",
                  static_cast<unsigned long long>(s.seq), static_cast<unsigned long long>(total), s.fill);
         const uio::Fd file{dev_->fd()};
+        if (dev_->passthrough()) {
+            s.iovs.clear();
+            for (const auto& [off, len] : s.parts) {
+                auto sp = region_->vec_span(off, len);
+                if (!sp)
+                    fail(exit_failed, "internal: span %llu+%u: %s", static_cast<unsigned long long>(off), len,
+                         sp.error().message().c_str());
+                s.iovs.push_back(iovec{reinterpret_cast<void*>(static_cast<std::uintptr_t>(sp->addr)), sp->len});
+            }
+            submit_passthrough(s, region_->buf_index());
+            return;
+        }
         if (vectored_) {
             s.spans.clear();
             for (const auto& [off, len] : s.parts) {
@@ -874,16 +900,70 @@ private:
         }
     }
 
+    // NVMe write commands for s.iovs (from the region's fixed buffer
+    // @buf_index, or plain memory), each within the namespace's transfer and
+    // segment limits: the block layer splits nothing for passthrough. Spans
+    // are block multiples, so every command is too.
+    void submit_passthrough(Slot& s, std::optional<std::uint16_t> buf_index)
+    {
+        const std::size_t max_bytes = dev_->max_transfer();
+        const std::size_t max_iovs = std::min<std::size_t>(dev_->max_segments(), uio::uapi::vec_max_spans);
+        // split iovecs longer than one command first: s.iovs stays as the commands use it
+        std::vector<iovec> split;
+        for (const iovec& v : s.iovs)
+            for (std::size_t at = 0; at < v.iov_len; at += max_bytes)
+                split.push_back(iovec{static_cast<std::byte*>(v.iov_base) + at, std::min(max_bytes, v.iov_len - at)});
+        s.iovs = std::move(split);
+        const uio::Fd file{dev_->fd()};
+        std::uint64_t at = s.dev_off;
+        for (std::size_t first = 0; first < s.iovs.size();) {
+            std::size_t n = 0, bytes = 0;
+            while (first + n < s.iovs.size() && n < max_iovs && bytes + s.iovs[first + n].iov_len <= max_bytes)
+                bytes += s.iovs[first + n++].iov_len;
+            const auto blocks = uio::nvme::Blocks::of(bytes / dev_->logical_block());
+            if (!blocks)
+                fail(exit_failed, "internal: a command of %zu bytes", bytes);
+            const std::span<const iovec> iov(s.iovs.data() + first, n);
+            if (buf_index)
+                push(uio::nvme::WriteVec<uio::Fd>(file, dev_->nsid(), dev_->lba(at), *blocks, iov, *buf_index),
+                     ud(k_write, s.index));
+            else
+                push(uio::nvme::WriteVec<uio::Fd>(file, dev_->nsid(), dev_->lba(at), *blocks, iov),
+                     ud(k_write, s.index));
+            at += bytes;
+            first += n;
+            ++s.writes;
+            ++writes_inflight_;
+            ++write_sqes_;
+        }
+    }
+
+    // a write's or flush's failure: an errno, or for an NVMe command a
+    // positive status from the device; empty on success
+    [[nodiscard]] std::string device_error(int res) const
+    {
+        if (res < 0)
+            return std::strerror(-res);
+        if (res > 0 && dev_->passthrough())
+            return "NVMe status " + std::to_string(res);
+        return {};
+    }
+
     void on_write(Slot& s, int res)
     {
         --writes_inflight_;
-        if (res < 0)
+        if (const std::string err = device_error(res); !err.empty())
             fail(exit_failed, "write of record %llu (%u bytes of stream %u at %llu) to %s: %s",
                  static_cast<unsigned long long>(s.seq), s.fill, s.conn->id,
-                 static_cast<unsigned long long>(s.stream_offset), o_.device.c_str(), std::strerror(-res));
-        written_bytes_ += static_cast<std::uint64_t>(res);
+                 static_cast<unsigned long long>(s.stream_offset), o_.device.c_str(), err.c_str());
+        s.written += static_cast<std::uint64_t>(res);
         if (--s.writes)
             return;
+        // a passthrough command completes with 0, having moved all its blocks
+        if (!dev_->passthrough() && s.written != block_size + round_up(s.fill, block_size))
+            fail(exit_failed, "record %llu: %llu bytes written of %llu", static_cast<unsigned long long>(s.seq),
+                 static_cast<unsigned long long>(s.written),
+                 static_cast<unsigned long long>(block_size + round_up(s.fill, block_size)));
         s.frags.clear();  // the payload is on the device: its buffers go back
         if (o_.durable) {
             s.state = Slot::State::durable_wait;
@@ -900,7 +980,10 @@ private:
             return;
         flush_covers_ = std::move(flush_wait_);
         flush_wait_.clear();
-        push(Fdatasync{dev_->fd()}, ud(k_flush, 0));
+        if (dev_->passthrough())
+            push(uio::nvme::Flush<uio::Fd>(uio::Fd{dev_->fd()}, dev_->nsid()), ud(k_flush, 0));
+        else
+            push(Fdatasync{dev_->fd()}, ud(k_flush, 0));
         flush_inflight_ = true;
         ++flushes_;
     }
@@ -908,8 +991,8 @@ private:
     void on_flush(int res)
     {
         flush_inflight_ = false;
-        if (res < 0)
-            fail(exit_failed, "flush of %s: %s", o_.device.c_str(), std::strerror(-res));
+        if (const std::string err = device_error(res); !err.empty())
+            fail(exit_failed, "flush of %s: %s", o_.device.c_str(), err.c_str());
         auto covered = std::move(flush_covers_);
         flush_covers_.clear();
         for (Slot* s : covered)
@@ -1183,17 +1266,20 @@ private:
         const double enters_mb = static_cast<double>(enters_) / std::max(static_cast<double>(durable) / 1e6, 1e-9);
         const std::uint64_t data_pages = region_ ? region_->size() / static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE)) : 0;
         const std::string storage =
-            o_.path == Path::baseline ? "O_DIRECT writes from the buffer (IORING_OP_WRITE)"
-            : !native_                ? "IORING_OP_WRITEV_FIXED from the region's fixed buffer"
-            : vectored_               ? "IORING_OP_UNIFIED vectored storage stage from the region"
-                                      : "IORING_OP_UNIFIED storage stage, one op per span (no vectored stage)";
+            dev_->passthrough()
+                ? (o_.path == Path::baseline ? "NVMe write commands from the buffer (passthrough)"
+                                             : "vectored NVMe write commands from the region's fixed buffer (passthrough)")
+            : o_.path == Path::baseline ? "O_DIRECT writes from the buffer (IORING_OP_WRITE)"
+            : !native_                  ? "IORING_OP_WRITEV_FIXED from the region's fixed buffer"
+            : vectored_                 ? "IORING_OP_UNIFIED vectored storage stage from the region"
+                                        : "IORING_OP_UNIFIED storage stage, one op per span (no vectored stage)";
         std::printf("\nuio-ingest serve report: path %s%s\n", path_name_.c_str(), o_.durable ? ", durable (flush)" : "");
         std::printf("  receive          %s\n", receive.c_str());
         std::printf("  checksum         %s\n",
                     o_.path == Path::baseline || !native_ ? "userspace CRC32C" : crc_note_.c_str());
         std::printf("  storage          %s, %llu records, %llu SQEs\n", storage.c_str(),
                     static_cast<unsigned long long>(records_),
-                    static_cast<unsigned long long>(o_.path == Path::baseline ? records_ : write_sqes_));
+                    static_cast<unsigned long long>(write_sqes_));
         std::printf("  bytes            %llu payload bytes durable of %llu received, in %u stream%s\n",
                     static_cast<unsigned long long>(durable), static_cast<unsigned long long>(received_bytes_),
                     static_cast<unsigned>(conns_.size()), conns_.size() == 1 ? "" : "s");
@@ -1234,7 +1320,8 @@ private:
         // one line for scripts (scripts/run-main.sh, the tests)
         std::printf("REPORT path=%s bytes=%llu secs=%.4f user=%.4f sys=%.4f machine_user=%.4f machine_sys=%.4f "
                     "copies=%.4f kernel_copies=%llu staged=%llu pins=%u charges=%u memlock_pages=%llu "
-                    "pinned_pages=%llu data_pages=%llu enters=%llu p50_ms=%.3f p99_ms=%.3f records=%llu bpf_fragments=%llu\n",
+                    "pinned_pages=%llu data_pages=%llu enters=%llu p50_ms=%.3f p99_ms=%.3f records=%llu bpf_fragments=%llu "
+                    "storage=%s write_sqes=%llu\n",
                     o_.path == Path::baseline ? "baseline" : native_ ? (o_.ifindex ? "native-hw" : "native-nodev")
                                                                      : "compat",
                     static_cast<unsigned long long>(durable), secs, cpu.user, cpu.sys, cpu.machine_user,
@@ -1243,7 +1330,8 @@ private:
                     static_cast<unsigned long long>(costs.memlock_charges * data_pages),
                     static_cast<unsigned long long>(pinned_), static_cast<unsigned long long>(data_pages),
                     static_cast<unsigned long long>(enters_), p50, p99, static_cast<unsigned long long>(records_),
-                    static_cast<unsigned long long>(bpf_fragments_));
+                    static_cast<unsigned long long>(bpf_fragments_), dev_->passthrough() ? "passthrough" : "direct",
+                    static_cast<unsigned long long>(write_sqes_));
         std::fflush(stdout);
     }
 
@@ -1280,7 +1368,7 @@ private:
     CpuSample cpu_start_;
     Progress progress_;
     std::vector<double> latencies_;
-    std::uint64_t received_bytes_ = 0, payload_bytes_ = 0, written_bytes_ = 0, staged_bytes_ = 0;
+    std::uint64_t received_bytes_ = 0, payload_bytes_ = 0, staged_bytes_ = 0;
     std::uint64_t userspace_crc_bytes_ = 0, bpf_fragments_ = 0, bpf_misses_ = 0;
     std::uint64_t fragments_ = 0, page_fragments_ = 0;
     std::uint64_t enters_ = 0, ack_sends_ = 0, write_sqes_ = 0, flushes_ = 0, rearms_ = 0, pinned_ = 0;

@@ -41,6 +41,7 @@ namespace {
 
 constexpr const char* bin = "/tests/uio-ingest";
 constexpr const char* disk = "/dev/nvme0n1";
+constexpr const char* disk_chr = "/dev/ng0n1";  // the same namespace, NVMe commands (passthrough)
 constexpr unsigned mtu = 4168;     // 4096 payload + IPv6 (40) + TCP with timestamps (32)
 constexpr const char* mss = "4108";  // TCP's MSS for 4096 payload bytes and timestamps, IPv4 too
 t_nsim_pair pair{};
@@ -164,12 +165,12 @@ double num(const Report& r, const char* key)
     return it == r.end() ? -1 : std::strtod(it->second.c_str(), nullptr);
 }
 
-// one serve/send/verify run; returns the serve report
+// one serve/send/verify run on @device; returns the serve report
 Report ingest(const std::string& name, std::vector<std::string> serve_args, unsigned streams, unsigned mib,
-              unsigned port, std::uint64_t seed)
+              unsigned port, std::uint64_t seed, const char* device = disk)
 {
     std::printf("\n=== %s: %u MiB over %u streams (the last over IPv6) ===\n", name.c_str(), mib, streams);
-    std::vector<std::string> sargs = {"serve", "--device", disk, "--listen", "[::]:" + std::to_string(port),
+    std::vector<std::string> sargs = {"serve", "--device", device, "--listen", "[::]:" + std::to_string(port),
                                       "--streams", std::to_string(streams), "--mss", mss};
     sargs.insert(sargs.end(), serve_args.begin(), serve_args.end());
     Child srv = start(pair.ns_b, sargs, name + "-serve");
@@ -193,7 +194,7 @@ Report ingest(const std::string& name, std::vector<std::string> serve_args, unsi
     CHECK(send_rc == 0, "%s: send exited %d", name.c_str(), send_rc);
     CHECK(serve_rc == 0, "%s: serve exited %d", name.c_str(), serve_rc);
     std::string vout;
-    const int verify_rc = run(pair.ns_b, {"verify", "--device", disk, "--pattern", std::to_string(seed), "--complete"},
+    const int verify_rc = run(pair.ns_b, {"verify", "--device", device, "--pattern", std::to_string(seed), "--complete"},
                               name + "-verify", &vout);
     std::printf("%s", vout.c_str());
     CHECK(verify_rc == 0, "%s: verify exited %d", name.c_str(), verify_rc);
@@ -211,6 +212,10 @@ void bad_inputs(unsigned port)
                  "bad-device", &out);
     CHECK(rc == 2 && out.find("/dev/nvme9n9: No such file or directory") != std::string::npos,
           "unknown device: exit %d, %s", rc, out.c_str());
+    rc = run(pair.ns_b, {"serve", "--device", "/dev/null", "--listen", "[::]:" + std::to_string(port)}, "bad-chr",
+             &out);
+    CHECK(rc == 2 && out.find("not an NVMe namespace") != std::string::npos, "a char device that is not NVMe: exit %d, %s",
+          rc, out.c_str());
     {
         const int fd = open("/tmp/small.img", O_RDWR | O_CREAT | O_TRUNC, 0644);
         CHECK(fd >= 0 && ftruncate(fd, 64 << 10) == 0, "/tmp/small.img");
@@ -352,6 +357,24 @@ int main(int argc, char** argv)
     const Report b = ingest("baseline", {"--baseline"}, 2, mib, 7102, 3);
     CHECK(b.count("path") && b.at("path") == "baseline", "path");
     CHECK(num(b, "copies") >= 0.99, "baseline: %.4f copies per byte", num(b, "copies"));
+    CHECK(h.count("storage") && h.at("storage") == "direct", "the block device is written directly");
+
+    // the namespace's char device: NVMe write commands, vectored over the
+    // same region spans from the region's fixed buffer; read back through
+    // the char device (verify) and through the block device (the same media)
+    const Report hp = ingest("native, hardware mode, durable, NVMe char device", hw_durable, 2, 8, 7103, 4, disk_chr);
+    CHECK(hp.count("storage") && hp.at("storage") == "passthrough", "storage %s",
+          hp.count("storage") ? hp.at("storage").c_str() : "?");
+    CHECK(hp.count("path") && hp.at("path") == "native-hw", "path");
+    CHECK(num(hp, "copies") >= 0 && num(hp, "copies") <= 0.05, "passthrough: %.4f copies per byte", num(hp, "copies"));
+    CHECK(num(hp, "write_sqes") >= num(hp, "records"), "passthrough: %.0f commands for %.0f records",
+          num(hp, "write_sqes"), num(hp, "records"));
+    std::string vout;
+    int rc = run(pair.ns_b, {"verify", "--device", disk, "--pattern", "4", "--complete"}, "chr-verify-blk", &vout);
+    CHECK(rc == 0, "the char device's log read through the block device: exit %d\n%s", rc, vout.c_str());
+    const Report bp = ingest("baseline, NVMe char device", {"--baseline"}, 1, 4, 7104, 5, disk_chr);
+    CHECK(bp.count("storage") && bp.at("storage") == "passthrough" && bp.count("path") && bp.at("path") == "baseline",
+          "baseline on the char device");
     bad_inputs(7200);
     t_nsim_pair_destroy(&pair);
     std::printf("%s\n", failures ? "FAILED" : "PASS: uio-ingest on the hardware path, device-less and baseline");
