@@ -8,12 +8,15 @@ does not finish within the time bound, when it ends without reporting, or
 when the kernel log shows a splat. Exit codes follow liburing's tests:
 0 pass, 1 fail, 77 skip (only when the guest test itself says so).
 
-Guests share the machine's cores through two locks (files in UIO_VM_LOCK_DIR,
-default /tmp), so runs started side by side (ctest -j) overlap only where a
-guest waits: a guest boots once the previous guest's test has ended (while
-that one waits out kmemleak's 5 s and scans), and its test starts once the
-previous guest is gone. No two tests, nor a test and a leak scan, ever run
-at the same time; a guest's boot runs beside the previous guest's leak check.
+Guests share the machine's cores through one lock (a file in UIO_VM_LOCK_DIR,
+default /tmp): no two guests ever run their tests at the same time, so a
+test's timing never competes with another test. Everything else overlaps:
+a guest boots while the one before it runs its test, and waits idle at
+"UIO-READY" until that test has ended; a guest's leak check (kmemleak's 5 s
+of waiting, then two scans of about a second) runs beside the next test.
+How many guests exist at once is CTest's -j: with -j2 on two cores each
+guest has a core of its own. Time spent waiting for the lock does not count
+against --timeout.
 """
 import argparse
 import fcntl
@@ -91,19 +94,11 @@ class Slot:
         self.path = os.path.join(lock_dir, f"uio-vm-{name}.lock")
         self.fd = None
 
-    def acquire(self, deadline=None):
-        """Waits for the lock, until DEADLINE (time.monotonic()) if given;
-        returns whether it is held."""
+    def acquire(self):
+        """Waits until the lock is held."""
         if self.fd is None:
             self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
-        while True:
-            try:
-                fcntl.flock(self.fd, fcntl.LOCK_EX | (fcntl.LOCK_NB if deadline else 0))
-                return True
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    return False
-                time.sleep(0.05)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
 
     def release(self):
         if self.fd is not None:
@@ -157,24 +152,26 @@ def run(opts):
     disk = os.path.join(workdir, "nvme.img")
     with open(disk, "wb") as f:
         f.truncate(opts.disk_mb << 20)
-    boot, test = Slot("boot"), Slot("test")
+    test = Slot("test")
     try:
         initrd = plain_initrd(opts.initrd, workdir)
         cmd = qemu_command(opts, disk, initrd)
-        # boot once no other guest boots or runs its test
-        boot.acquire()
         start = time.monotonic()
         deadline = start + opts.timeout
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT)
         console = Console(proc, opts.test)
         timed_out = False
-        # start the test once no other guest is left (its leak check included)
-        if console.wait(console.ready, deadline) and test.acquire(deadline):
+        if console.wait(console.ready, deadline):
+            # the test starts once no other guest runs one
+            waiting = time.monotonic()
+            test.acquire()
+            deadline += time.monotonic() - waiting
             console.answer()
-            # the next guest may boot while this one waits out kmemleak's age and scans
+            # the next guest's test runs while this one waits out kmemleak's
+            # age and scans
             console.wait(console.done, deadline)
-            boot.release()
+            test.release()
         if not console.wait(console.gone, deadline):
             timed_out = True
             proc.kill()
@@ -185,7 +182,6 @@ def run(opts):
         log = console.text()
     finally:
         test.release()
-        boot.release()
         shutil.rmtree(workdir, ignore_errors=True)
     if opts.log:
         with open(opts.log, "w") as f:
