@@ -22,7 +22,7 @@ system_pkgs=(
 	build-essential cmake ninja-build pkg-config git python3 ca-certificates
 	clang-19 llvm-19 lld-19 libfmt-dev
 	qemu-system-x86 busybox-static cpio
-	bc bison flex libelf-dev libssl-dev dwarves xz-utils kmod rsync
+	bc bison flex libelf-dev libssl-dev dwarves xz-utils lz4 kmod rsync
 	zlib1g-dev libzstd-dev libcap-dev valgrind
 	fio doxygen
 )
