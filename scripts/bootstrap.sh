@@ -25,6 +25,7 @@ system_pkgs=(
 	bc bison flex libelf-dev libssl-dev dwarves xz-utils lz4 kmod rsync
 	zlib1g-dev libzstd-dev libcap-dev valgrind
 	fio doxygen
+	python3-yaml iproute2 bash socat coreutils
 )
 # package/suite pairs taken from newer suites; each depends only on what Debian 12 has.
 newer_pkgs=(
@@ -32,6 +33,7 @@ newer_pkgs=(
 	libbpf1/bookworm-backports libbpf-dev/bookworm-backports
 	libcatch2-dev/bookworm-backports catch2/bookworm-backports
 	bpftool/bookworm-backports
+	ethtool/trixie
 )
 
 apt_private() {
@@ -80,6 +82,8 @@ missing_pkgs() {
 		liburing2|liburing-dev) want=2.9 ;;
 		libbpf1|libbpf-dev) want=1:1.4 ;;
 		libcatch2-dev|catch2) want=3 ;;
+		# vm.nsim_selftests: hds.py runs `ethtool --disable-netlink` (6.1 has no such option)
+		ethtool) want=1:6.14 ;;
 		*) want= ;;
 		esac
 		if [[ $have != ii* ]]; then
