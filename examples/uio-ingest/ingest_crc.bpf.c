@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * uio-ingest's BPF stage: CRC32C of each received fragment (NET|BPF), the
- * walk of bpf/checksum.bpf.c in 512- and 64-byte windows, sliced by 8. A
- * program's result must be >= 0, so a result holds 31 bits and a CRC has 32: the full CRC goes into a table in
- * the program's .bss, which userspace maps, and the result is the number of
+ * walk of bpf/checksum.bpf.c in 4096- and 64-byte windows, sliced by 8. A
+ * program's result must be >= 0, so a result holds 31 bits and a CRC has 32:
+ * the full CRC goes into a table in the program's .bss, which userspace
+ * maps, and the result is the number of
  * the table entry. Userspace checks the entry's region offset, length and
  * number against the fragment's CQE before it takes the CRC. Calls are
  * serialised by the ring's uring_lock, so the counter needs no atomics.
@@ -87,9 +88,10 @@ static __always_inline int crc_words(struct walk *w, __u32 off, const __u32 size
  * A span is walked in large windows, then small ones, then bytes: each
  * window costs a bpf_loop() callback and a kfunc call, which dominate at
  * small windows, and a large window alone would leave up to its size minus
- * one byte for the byte loop.
+ * one byte for the byte loop. A large window is a page: the hardware path's
+ * fragments (a page of payload per segment) take one callback each.
  */
-#define LARGE_WINDOW 512
+#define LARGE_WINDOW 4096
 
 static long crc_large(__u64 index, void *data)
 {
