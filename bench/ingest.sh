@@ -7,14 +7,21 @@
 # side in each boot; the machine is shared, so only ratios mean anything.
 #
 # usage: bench/ingest.sh BUILD_DIR [ROUNDS] [MIB]     (defaults: 3 rounds, 256 MiB)
-#   UIO_KERNEL_BUILD   the patched kernel's build directory (default $UIO_CACHE/kbuild)
-# Needs the initramfs built (cmake --build BUILD_DIR --target uio_initramfs).
+#   UIO_KERNEL_BUILD   the patched kernel's build directory (default $UIO_CACHE/kbuild-bench:
+#                      the kernel without the debug set, UIO_BENCH_KERNEL=1 scripts/kernel-build.sh;
+#                      lockdep and kmemleak would be most of the CPU figures)
+# Needs the initramfs built (cmake --build BUILD_DIR --target uio_initramfs), best in
+# a build directory configured against that kernel (scripts/run-main.sh's build-main/).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:?usage: bench/ingest.sh BUILD_DIR [ROUNDS] [MIB]}
 rounds=${2:-3}
 mib=${3:-256}
-kbuild=${UIO_KERNEL_BUILD:-${UIO_CACHE:-/var/cache/uio}/kbuild}
+kbuild=${UIO_KERNEL_BUILD:-${UIO_CACHE:-/var/cache/uio}/kbuild-bench}
+if [[ ! -f $kbuild/arch/x86/boot/bzImage ]]; then
+	echo "bench/ingest.sh: no kernel in $kbuild (UIO_BENCH_KERNEL=1 scripts/kernel-build.sh builds it)" >&2
+	exit 1
+fi
 logs=$build/bench-logs
 mkdir -p "$logs"
 status=0

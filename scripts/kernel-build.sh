@@ -6,7 +6,7 @@
 # While make runs, a progress line counts the objects built (see scripts/progress.sh).
 #
 # Output: $UIO_CACHE/kbuild/{arch/x86/boot/bzImage,vmlinux,usr-headers/include}
-# (kbuild-kasan/ with UIO_KASAN=1)
+# (kbuild-kasan/ with UIO_KASAN=1, kbuild-bench/ with UIO_BENCH_KERNEL=1)
 set -euo pipefail
 
 . "$(dirname "$0")/lib.sh"
@@ -17,8 +17,10 @@ tree=$UIO_CACHE/ktree
 build=$UIO_KBUILD
 patches=$UIO_ROOT/kernel-patches
 fragments=("$UIO_ROOT/kernel/uio.config")
-# UIO_KASAN=1: the same kernel with KASAN, in a build directory of its own
+# UIO_KASAN=1: the same kernel with KASAN, in a build directory of its own;
+# UIO_BENCH_KERNEL=1: without lockdep, kmemleak and the other checkers, for benchmarks
 [[ ${UIO_KASAN:-0} == 1 ]] && fragments+=("$UIO_ROOT/kernel/kasan.config")
+[[ ${UIO_BENCH_KERNEL:-0} == 1 ]] && fragments+=("$UIO_ROOT/kernel/bench.config")
 jobs=${UIO_JOBS:-$(($(nproc) + 1))}
 
 [[ -f $src/.uio-pristine ]] || die "no kernel source in $src: run scripts/bootstrap.sh"
@@ -67,17 +69,25 @@ configure() {
 	make -s -C "$tree" O="$build" tinyconfig >/dev/null
 	"$tree/scripts/kconfig/merge_config.sh" -m -O "$build" "$build/.config" "${fragments[@]}" >/dev/null
 	make -s -C "$tree" O="$build" olddefconfig >/dev/null
-	# every symbol we ask for must survive dependency resolution
+	# every symbol we ask for must survive dependency resolution (a later
+	# fragment's value of a symbol replaces an earlier one's, as in merge_config.sh)
 	local line sym val missing=0
+	local -A wanted=()
 	while read -r line; do
-		[[ $line =~ ^(CONFIG_[A-Z0-9_]+)=(.*)$ ]] || continue
-		sym=${BASH_REMATCH[1]} val=${BASH_REMATCH[2]}
+		if [[ $line =~ ^(CONFIG_[A-Z0-9_]+)=(.*)$ ]]; then
+			wanted[${BASH_REMATCH[1]}]=${BASH_REMATCH[2]}
+		elif [[ $line =~ ^#\ (CONFIG_[A-Z0-9_]+)\ is\ not\ set$ ]]; then
+			wanted[${BASH_REMATCH[1]}]=n
+		fi
+	done < <(cat "${fragments[@]}")
+	for sym in "${!wanted[@]}"; do
+		val=${wanted[$sym]}
 		if [[ $val == n ]]; then
 			grep -q "^$sym=" "$build/.config" && { log "config: $sym still set"; missing=1; }
 		else
 			grep -qx "$sym=$val" "$build/.config" || { log "config: $sym=$val not satisfied"; missing=1; }
 		fi
-	done < <(cat "${fragments[@]}")
+	done
 	((missing == 0)) || die "the configuration fragments have unsatisfiable symbols"
 	echo "$want" >"$build/.uio-config"
 }

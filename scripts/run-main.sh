@@ -11,11 +11,17 @@
 #
 #   UIO_MAIN_MIB      MiB to send (default 256)
 #   UIO_MAIN_STREAMS  streams (default 4)
+#   UIO_BENCH_KERNEL  1 (default): the kernel without the test kernel's debug
+#                     set (kernel/bench.config), whose lockdep and kmemleak
+#                     would be most of the CPU figures; 0: the test kernel
+#   UIO_BUILD         CMake build directory (default: build-main/ in the checkout,
+#                     as its BPF programs are built against that kernel)
 set -euo pipefail
 
+export UIO_BENCH_KERNEL=${UIO_BENCH_KERNEL:-1}
 . "$(dirname "$0")/lib.sh"
 
-build=${UIO_BUILD:-$UIO_ROOT/build}
+build=${UIO_BUILD:-$UIO_ROOT/build-main}
 mib=${UIO_MAIN_MIB:-256}
 streams=${UIO_MAIN_STREAMS:-4}
 "$UIO_ROOT/scripts/bootstrap.sh"
