@@ -14,9 +14,9 @@ test's timing never competes with another test. Everything else overlaps:
 a guest boots while the one before it runs its test, and waits idle at
 "UIO-READY" until that test has ended; a guest's leak check (kmemleak's 5 s
 of waiting, then two scans of about a second) runs beside the next test.
-How many guests exist at once is CTest's -j: with -j2 on two cores each
-guest has a core of its own. Time spent waiting for the lock does not count
-against --timeout.
+How many guests exist at once is CTest's -j (two under -j2; a guest has two
+vCPUs, busy mostly during its test). Time spent waiting for the lock does
+not count against --timeout.
 """
 import argparse
 import fcntl
