@@ -860,19 +860,7 @@ private:
             fail(exit_failed, "internal: record %llu has %llu bytes of spans for %u payload bytes",
                  static_cast<unsigned long long>(s.seq), static_cast<unsigned long long>(total), s.fill);
         const uio::Fd file{dev_->fd()};
-        if (dev_->passthrough()) {
-            s.iovs.clear();
-            for (const auto& [off, len] : s.parts) {
-                auto sp = region_->vec_span(off, len);
-                if (!sp)
-                    fail(exit_failed, "internal: span %llu+%u: %s", static_cast<unsigned long long>(off), len,
-                         sp.error().message().c_str());
-                s.iovs.push_back(iovec{reinterpret_cast<void*>(static_cast<std::uintptr_t>(sp->addr)), sp->len});
-            }
-            submit_passthrough(s, region_->buf_index());
-            return;
-        }
-        if (vectored_) {
+        if (dev_->passthrough() || vectored_) {
             s.spans.clear();
             for (const auto& [off, len] : s.parts) {
                 auto sp = region_->vec_span(off, len);
@@ -881,6 +869,15 @@ private:
                          sp.error().message().c_str());
                 s.spans.push_back(*sp);
             }
+        }
+        if (dev_->passthrough()) {
+            s.iovs.clear();
+            for (const uio::uapi::span& sp : s.spans)
+                s.iovs.push_back(iovec{reinterpret_cast<void*>(static_cast<std::uintptr_t>(sp.addr)), sp.len});
+            submit_passthrough(s, region_->buf_index());
+            return;
+        }
+        if (vectored_) {
             // one SQE while the record has at most vec_max_spans spans
             for (std::size_t i = 0; i < s.spans.size(); i += uio::uapi::vec_max_spans) {
                 const auto part = std::span<const uio::uapi::span>(s.spans).subspan(

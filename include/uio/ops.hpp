@@ -366,6 +366,32 @@ private:
     std::uint32_t n_;
 };
 
+namespace detail {
+// The SQE of a read or write command (@cmd_op: plain or vectored) on char
+// device @fd: @addr/@len as the command form takes them, a registered buffer
+// (@fixed, @buf_index) or not, @blocks at @slba of namespace @nsid.
+inline void prep_rw(io_uring_sqe* sqe, int cmd_op, int fd, std::uint8_t sqe_flags, bool fixed,
+                    std::uint16_t buf_index, Opcode op, std::uint32_t nsid, std::uint64_t addr, std::uint32_t len,
+                    std::uint64_t slba, Blocks blocks) noexcept
+{
+    prep_uring_cmd(sqe, cmd_op, fd);
+    sqe->flags |= sqe_flags;
+    if (fixed) {
+        sqe->uring_cmd_flags = IORING_URING_CMD_FIXED;
+        sqe->buf_index = buf_index;
+    }
+    nvme_uring_cmd* cmd = cmd_of(sqe);
+    *cmd = {};
+    cmd->opcode = static_cast<std::uint8_t>(op);
+    cmd->nsid = nsid;
+    cmd->addr = addr;
+    cmd->data_len = len;
+    cmd->cdw10 = static_cast<std::uint32_t>(slba);
+    cmd->cdw11 = static_cast<std::uint32_t>(slba >> 32);
+    cmd->cdw12 = blocks.nlb();  // 0-based, below the LR/FUA/PRINFO bits
+}
+} // namespace detail
+
 template <FileRef F, Opcode Op>
 // An NVMe read or write (nvme::Read, nvme::Write) through the passthrough
 // character device /dev/ngXnY, into or from a plain buffer or a registered one.
@@ -389,21 +415,8 @@ public:
 
     void prep(io_uring_sqe* sqe) const noexcept
     {
-        detail::prep_uring_cmd(sqe, detail::cmd_io, file_.raw());
-        sqe->flags |= F::sqe_flags;
-        if (fixed_) {
-            sqe->uring_cmd_flags = IORING_URING_CMD_FIXED;
-            sqe->buf_index = buf_index_;
-        }
-        nvme_uring_cmd* cmd = detail::cmd_of(sqe);
-        *cmd = {};
-        cmd->opcode = static_cast<std::uint8_t>(Op);
-        cmd->nsid = nsid_;
-        cmd->addr = addr_;
-        cmd->data_len = len_;
-        cmd->cdw10 = static_cast<std::uint32_t>(slba_);
-        cmd->cdw11 = static_cast<std::uint32_t>(slba_ >> 32);
-        cmd->cdw12 = blocks_.nlb();  // 0-based, below the LR/FUA/PRINFO bits
+        detail::prep_rw(sqe, detail::cmd_io, file_.raw(), F::sqe_flags, fixed_, buf_index_, Op, nsid_, addr_, len_,
+                        slba_, blocks_);
     }
 
 private:
@@ -448,21 +461,10 @@ public:
 
     void prep(io_uring_sqe* sqe) const noexcept
     {
-        detail::prep_uring_cmd(sqe, detail::cmd_io_vec, file_.raw());
-        sqe->flags |= F::sqe_flags;
-        if (fixed_) {
-            sqe->uring_cmd_flags = IORING_URING_CMD_FIXED;
-            sqe->buf_index = buf_index_;
-        }
-        nvme_uring_cmd* cmd = detail::cmd_of(sqe);
-        *cmd = {};
-        cmd->opcode = static_cast<std::uint8_t>(Op);
-        cmd->nsid = nsid_;
-        cmd->addr = reinterpret_cast<std::uintptr_t>(iov_.data());
-        cmd->data_len = static_cast<std::uint32_t>(iov_.size());  // the vectored form counts iovecs here
-        cmd->cdw10 = static_cast<std::uint32_t>(slba_);
-        cmd->cdw11 = static_cast<std::uint32_t>(slba_ >> 32);
-        cmd->cdw12 = blocks_.nlb();
+        // the vectored form counts iovecs in data_len
+        detail::prep_rw(sqe, detail::cmd_io_vec, file_.raw(), F::sqe_flags, fixed_, buf_index_, Op, nsid_,
+                        reinterpret_cast<std::uintptr_t>(iov_.data()), static_cast<std::uint32_t>(iov_.size()), slba_,
+                        blocks_);
     }
 
 private:
