@@ -1,4 +1,5 @@
-"""Host unit tests of the VM runner's splat detector and verdict, over sample console text."""
+"""Host unit tests of the VM runner: its splat detector and verdict, over sample console
+text, and the per-test cut of the initramfs."""
 import argparse
 import unittest
 
@@ -102,6 +103,68 @@ class VerdictTest(unittest.TestCase):
                 self.assertEqual(code, 1)
                 self.assertTrue(any(f"({kind})" in r for r in reasons))
 
+
+
+def _cpio(members, trailer=True):
+    """A newc cpio archive of (name, body) members, as cpio -H newc writes it."""
+    out = bytearray()
+    for i, (name, body) in enumerate(list(members) + ([("TRAILER!!!", b"")] if trailer else [])):
+        raw = name.encode() + b"\0"
+        fields = [i + 1, 0o100755, 0, 0, 1, 0, len(body), 0, 0, 0, 0, len(raw), 0]
+        out += b"070701" + b"".join(b"%08X" % f for f in fields) + raw
+        out += b"\0" * (-len(out) % 4) + body
+        out += b"\0" * (-len(out) % 4)
+    return bytes(out)
+
+
+def _elf(kind, text=b""):
+    """Enough of an ELF header for the image cut: e_type KIND (2 executable, 1 relocatable)."""
+    return b"\x7fELF" + b"\x02\x01\x01" + b"\0" * 9 + kind.to_bytes(2, "little") + text
+
+
+class TestImageTest(unittest.TestCase):
+    def image(self):
+        return _cpio([
+            (".", b""), ("bin/busybox", _elf(2)), ("init", b"#!/bin/sh\n"),
+            ("tests", b""),
+            ("tests/query", _elf(2)),
+            ("tests/ingest_vm", _elf(2, b"runs /tests/uio-ingest serve")),
+            ("tests/uio-ingest", _elf(2)),
+            ("tests/checksum.bpf.o", _elf(1)),
+            ("tests/helper.sh", b"#!/bin/sh\n"),
+        ])
+
+    def names(self, data):
+        return [name for _, _, name, _ in vm_run._cpio_entries(data)]
+
+    def test_keeps_the_test_and_everything_but_other_programs(self):
+        self.assertEqual(self.names(vm_run.test_image(self.image(), "query")),
+                         [".", "bin/busybox", "init", "tests", "tests/query",
+                          "tests/checksum.bpf.o", "tests/helper.sh", "TRAILER!!!"])
+
+    def test_keeps_a_program_the_test_names(self):
+        names = self.names(vm_run.test_image(self.image(), "ingest_vm"))
+        self.assertIn("tests/ingest_vm", names)
+        self.assertIn("tests/uio-ingest", names)
+        self.assertNotIn("tests/query", names)
+
+    def test_the_cut_is_a_valid_archive_with_bodies_intact(self):
+        cut = vm_run.test_image(self.image(), "ingest_vm")
+        bodies = {name: body for _, _, name, body in vm_run._cpio_entries(cut)}
+        self.assertEqual(bodies["tests/ingest_vm"], _elf(2, b"runs /tests/uio-ingest serve"))
+        self.assertEqual(bodies["init"], b"#!/bin/sh\n")
+
+    def test_concatenated_archives(self):
+        # a second image appended (the selftests' and the benchmark's images are)
+        data = self.image() + b"\0" * 8 + _cpio([("usr/bin/fio", _elf(3)), ("tests/extra", _elf(2))])
+        names = self.names(vm_run.test_image(data, "query"))
+        self.assertIn("usr/bin/fio", names)
+        self.assertNotIn("tests/extra", names)
+        self.assertEqual(names.count("TRAILER!!!"), 2)
+
+    def test_not_a_cpio_archive(self):
+        with self.assertRaises(ValueError):
+            vm_run.test_image(b"garbage that is not an archive at all" * 4, "query")
 
 if __name__ == "__main__":
     unittest.main()
