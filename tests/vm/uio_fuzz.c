@@ -3876,10 +3876,10 @@ int main(int argc, char **argv)
 {
 	struct io_uring_query_unified qu = { 0 };
 	struct rlimit rl = { MEMLOCK_LIMIT, MEMLOCK_LIMIT };
-	uint64_t soak = env_u64("UIO_SOAK", 1), counts[5] = { 0 };
+	uint64_t soak = env_u64("UIO_SOAK", 1), counts[5] = { 0 }, kind_ops[5] = { 0 };
 	unsigned pages_before, pages_after;
 	uint64_t *hash_after;
-	double t0, t1;
+	double t0, t1, kind_secs[5] = { 0 };
 	int ret;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -3957,6 +3957,8 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	t0 = t_now();
 	for (g_round = g_start_round; g_ops - g_idle_rearms < g_iters * soak; g_round++) {
+		uint64_t ops_before = g_ops;
+		double round_t0 = t_now();
 		int k;
 
 		g_rng = mix64(g_seed ^ mix64(g_round));
@@ -3969,20 +3971,23 @@ int main(int argc, char **argv)
 		 */
 		if (mix64(g_seed ^ mix64(g_round) ^ 0xb9f) % 10 == 0) {
 			round_bpf();
-			counts[4]++;
+			k = 4;
 		} else if (k < 30) {
 			round_reg();
-			counts[0]++;
+			k = 0;
 		} else if (k < 72) {
 			round_ops();
-			counts[1]++;
+			k = 1;
 		} else if (k < 84) {
 			round_race();
-			counts[2]++;
+			k = 2;
 		} else {
 			round_net();
-			counts[3]++;
+			k = 3;
 		}
+		counts[k]++;
+		kind_ops[k] += g_ops - ops_before;
+		kind_secs[k] += t_now() - round_t0;
 		if (g_round % 25 == 24)
 			memlock_wait("every 25 rounds");
 		if (g_round % 50 == 49)
@@ -3997,6 +4002,15 @@ int main(int argc, char **argv)
 	       (unsigned long long)counts[1], (unsigned long long)counts[2],
 	       (unsigned long long)counts[3], (unsigned long long)counts[4], t1 - t0,
 	       g_ops / (t1 - t0));
+	/* where the time goes, to keep the suite's share of it in view */
+	printf("uio_fuzz: by kind (rounds, operations, seconds): registration %llu/%llu/%.1f, "
+	       "op %llu/%llu/%.1f, ring-race %llu/%llu/%.1f, network %llu/%llu/%.1f, "
+	       "BPF %llu/%llu/%.1f\n",
+	       (unsigned long long)counts[0], (unsigned long long)kind_ops[0], kind_secs[0],
+	       (unsigned long long)counts[1], (unsigned long long)kind_ops[1], kind_secs[1],
+	       (unsigned long long)counts[2], (unsigned long long)kind_ops[2], kind_secs[2],
+	       (unsigned long long)counts[3], (unsigned long long)kind_ops[3], kind_secs[3],
+	       (unsigned long long)counts[4], (unsigned long long)kind_ops[4], kind_secs[4]);
 	printf("uio_fuzz: %llu of the operations were receives re-armed while every buffer "
 	       "was held (ended -ENOMEM at once); the target of %llu counts the others\n",
 	       (unsigned long long)g_idle_rearms, (unsigned long long)(g_iters * soak));
