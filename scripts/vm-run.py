@@ -98,16 +98,20 @@ def _is_program(body):
 
 def test_image(data, test):
     """DATA, a cpio image of every guest program, cut down to what TEST runs:
-    busybox, the init, every file that is not an ELF program, /tests/TEST and
-    any program of /tests whose path TEST names in its own bytes (ingest_vm
-    runs /tests/uio-ingest). Under TCG the kernel unpacked the whole image's
-    56 MB in 2-3 s of every boot; one test's programs are a tenth of that."""
+    busybox, the init, every file that is not an ELF program, /tests/TEST, and
+    each program of /tests whose path TEST (a program or a script) names in
+    its bytes (ingest_vm runs /tests/uio-ingest), and so on. Under TCG the
+    kernel unpacked the whole image's 56 MB in 2-3 s of every boot; one
+    test's programs are a tenth of that."""
     entries = list(_cpio_entries(data))
-    programs = {name.removeprefix("./")[len("tests/"):]: body for _, _, name, body in entries
-                if name.removeprefix("./").startswith("tests/") and _is_program(body)}
-    keep = {test}
-    if test in programs:
-        keep |= {p for p in programs if f"/tests/{p}".encode() in programs[test]}
+    files = {name.removeprefix("./")[len("tests/"):]: body for _, _, name, body in entries
+             if name.removeprefix("./").startswith("tests/")}
+    programs = {name for name, body in files.items() if _is_program(body)}
+    keep, named = set(), [test]
+    while named:
+        name = named.pop()
+        keep.add(name)
+        named += [p for p in programs - keep if f"/tests/{p}".encode() in files.get(name, b"")]
     out = bytearray()
     for start, end, name, body in entries:
         rel = name.removeprefix("./")

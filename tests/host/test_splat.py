@@ -132,6 +132,7 @@ class TestImageTest(unittest.TestCase):
             ("tests/uio-ingest", _elf(2)),
             ("tests/checksum.bpf.o", _elf(1)),
             ("tests/helper.sh", b"#!/bin/sh\n"),
+            ("tests/wrapper", b"#!/bin/sh\nexec /tests/ingest_vm main 64\n"),
         ])
 
     def names(self, data):
@@ -140,12 +141,19 @@ class TestImageTest(unittest.TestCase):
     def test_keeps_the_test_and_everything_but_other_programs(self):
         self.assertEqual(self.names(vm_run.test_image(self.image(), "query")),
                          [".", "bin/busybox", "init", "tests", "tests/query",
-                          "tests/checksum.bpf.o", "tests/helper.sh", "TRAILER!!!"])
+                          "tests/checksum.bpf.o", "tests/helper.sh", "tests/wrapper",
+                          "TRAILER!!!"])
 
     def test_keeps_a_program_the_test_names(self):
         names = self.names(vm_run.test_image(self.image(), "ingest_vm"))
         self.assertIn("tests/ingest_vm", names)
         self.assertIn("tests/uio-ingest", names)
+        self.assertNotIn("tests/query", names)
+
+    def test_keeps_what_a_script_names_and_what_that_names(self):
+        names = self.names(vm_run.test_image(self.image(), "wrapper"))
+        self.assertIn("tests/ingest_vm", names)
+        self.assertIn("tests/uio-ingest", names)  # named by ingest_vm
         self.assertNotIn("tests/query", names)
 
     def test_the_cut_is_a_valid_archive_with_bodies_intact(self):
