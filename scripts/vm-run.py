@@ -242,7 +242,9 @@ def run(opts):
 def verdict(opts, log, timed_out, elapsed):
     """Returns (exit code, reasons)."""
     reasons = []
-    m = re.search(r"^UIO-TEST-EXIT (\S+) (\d+)\s*$", log, re.M)
+    # the kernel's console may append its next line to the guest's, with no
+    # line break between: "UIO-TEST-EXIT ingest_vm 0[   23.725399] uio: ..."
+    m = re.search(r"^UIO-TEST-EXIT (\S+) (\d+)(?!\d)", log, re.M)
     rc = int(m.group(2)) if m else None
     if timed_out:
         reasons.append(f"guest did not finish within {opts.timeout} s")

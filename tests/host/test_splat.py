@@ -78,6 +78,13 @@ class VerdictTest(unittest.TestCase):
         self.assertEqual(code, 1)
         self.assertIn("guest test exited 1", reasons)
 
+    def test_result_line_with_a_kernel_line_appended(self):
+        # seen on the benchmark kernel, whose init reports without kmemleak's wait
+        log = CLEAN_LOG.replace("UIO-TEST-EXIT query 0\n", "UIO-TEST-EXIT query 0[    2.000100] uio: done\n")
+        self.assertEqual(self.verdict(log), (0, []))
+        log = CLEAN_LOG.replace("UIO-TEST-EXIT query 0\n", "UIO-TEST-EXIT query 1[    2.000100] uio: done\n")
+        self.assertEqual(self.verdict(log)[0], 1)
+
     def test_skip_is_reported_as_skip(self):
         self.assertEqual(self.verdict(CLEAN_LOG.replace("query 0", "query 77"))[0], 77)
 
