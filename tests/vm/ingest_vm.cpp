@@ -145,6 +145,61 @@ bool wait_listening(const Child& c)
     return false;
 }
 
+// What the network did during a run, for reading a slow one: TCP's
+// retransmissions and timeouts on the sending side, packets dropped on
+// either port (netdevsim drops what the receiving queue cannot take), and
+// received packets TCP copied into fresh buffers to fit its receive buffer.
+struct NetCounters {
+    unsigned long long retrans = 0, timeouts = 0, dropped = 0, collapsed = 0;
+};
+
+// one counter of a /proc/net table ("Tcp:" header line, then values)
+unsigned long long proc_net_value(const char* file, const std::string& table, const std::string& key)
+{
+    std::ifstream f(file);
+    std::string names, values;
+    while (std::getline(f, names) && std::getline(f, values)) {
+        if (names.rfind(table + ":", 0) != 0)
+            continue;
+        std::istringstream n(names), v(values);
+        std::string name, value;
+        while (n >> name && v >> value)
+            if (name == key)
+                return std::strtoull(value.c_str(), nullptr, 10);
+    }
+    return 0;
+}
+
+// the counters of the namespace @ns, read from inside it
+NetCounters net_counters_in(int ns)
+{
+    NetCounters c;
+    if (t_netns_enter(ns))
+        return c;
+    c.retrans = proc_net_value("/proc/self/net/snmp", "Tcp", "RetransSegs");
+    c.timeouts = proc_net_value("/proc/self/net/netstat", "TcpExt", "TCPTimeouts");
+    c.collapsed = proc_net_value("/proc/self/net/netstat", "TcpExt", "TCPRcvCollapsed");
+    std::ifstream dev("/proc/self/net/dev");
+    std::string line;
+    while (std::getline(dev, line)) {
+        const auto colon = line.find(':');
+        if (colon == std::string::npos || line.find("lo:") != std::string::npos)
+            continue;
+        std::istringstream v(line.substr(colon + 1));
+        unsigned long long f[16] = {};
+        for (auto& x : f)
+            v >> x;
+        c.dropped += f[3] + f[11];  // receive and transmit drops
+    }
+    return c;
+}
+
+NetCounters net_counters()
+{
+    const NetCounters a = net_counters_in(pair.ns_a), b = net_counters_in(pair.ns_b);
+    return {a.retrans + b.retrans, a.timeouts + b.timeouts, a.dropped + b.dropped, a.collapsed + b.collapsed};
+}
+
 using Report = std::map<std::string, std::string>;
 Report parse_report(const std::string& out)
 {
@@ -187,10 +242,16 @@ Report ingest(const std::string& name, std::vector<std::string> serve_args, unsi
         send.push_back(i + 1 == streams && streams > 1 ? "[" T_NSIM_ADDR6_B "]:" + std::to_string(port)
                                                        : std::string(T_NSIM_ADDR_B ":") + std::to_string(port));
     }
+    const NetCounters net0 = net_counters();
     const int send_rc = run(pair.ns_a, send, name + "-send");
     const int serve_rc = finish(srv, false, send_rc == 0 ? 120 : 5);
+    const NetCounters net1 = net_counters();
     const std::string out = slurp(srv.out);
     std::printf("%s", out.c_str());
+    std::printf("network: %llu TCP segments retransmitted (%llu retransmission timeouts), %llu packets dropped "
+                "by the ports, %llu received packets collapsed (copied) by TCP over a full receive buffer\n",
+                net1.retrans - net0.retrans, net1.timeouts - net0.timeouts, net1.dropped - net0.dropped,
+                net1.collapsed - net0.collapsed);
     CHECK(send_rc == 0, "%s: send exited %d", name.c_str(), send_rc);
     CHECK(serve_rc == 0, "%s: serve exited %d", name.c_str(), serve_rc);
     std::string vout;
@@ -237,6 +298,12 @@ void bad_inputs(unsigned port)
         CHECK(rc == 2 && out.find("the port is in use") != std::string::npos, "port in use: exit %d, %s", rc,
               out.c_str());
     }
+    // a receive area on a NIC queue too small for what the streams may hold (records, backlogs, sockets)
+    rc = run(pair.ns_b, {"serve", "--device", disk, "--native", "--ifindex", std::to_string(pair.if_b), "--rxq", "0",
+                         "--streams", "8", "--net-area", "8M", "--listen", "[::]:" + std::to_string(port)},
+             "bad-area", &out);
+    CHECK(rc == 2 && out.find("--net-area 8.0 MiB is too small for 8 streams on a NIC queue") != std::string::npos,
+          "area too small: exit %d, %s", rc, out.c_str());
     // a peer gone mid-record, on the hardware path: its last record marked, the other stream whole
     const unsigned cut = (4u << 20) + 100000;
     Child srv = start(pair.ns_b,
