@@ -48,31 +48,45 @@ failed= skipped=
 
 log=/tmp/nsim_selftests.out
 
-# run_py DIR TEST.py: a python selftest, KTAP; every case counted
-run_py() {
-	dir=$1 t=$2 name=${2%.py}
+# run_logged DIR TEST CMD...: CMD in the selftests' DIR, its output in $log and
+# shown, with its time; sets rc
+run_logged() {
+	dir=$1 t=$2
 	shift 2
 	echo "=== $dir/$t"
 	start=$(cut -d' ' -f1 /proc/uptime)
-	(cd $ksft/$dir && /usr/bin/python3 $t "$@") >$log 2>&1
+	(cd $ksft/$dir && "$@") >$log 2>&1
 	rc=$?
 	cat $log
 	end=$(cut -d' ' -f1 /proc/uptime)
 	echo "=== $dir/$t: exit $rc, $(awk -v a=$start -v b=$end 'BEGIN { printf "%.1f", b - a }') s"
+}
+
+# count_skip CASE FAILURE: a skipped case, expected where expected_skips gives
+# its reason, else counted as FAILURE
+count_skip() {
+	why=$(printf '%s\n' "$expected_skips" | awk -F'\t' -v c="$1" '$1 == c { print $2 }')
+	if [ -n "$why" ]; then
+		skip=$((skip + 1))
+		skipped="$skipped
+  $1: $why"
+	else
+		badskip=$((badskip + 1))
+		failed="$failed
+  $1: $2"
+	fi
+}
+
+# run_py DIR TEST.py: a python selftest, KTAP; every case counted
+run_py() {
+	dir=$1 t=$2 name=${2%.py}
+	shift 2
+	run_logged $dir $t /usr/bin/python3 $t "$@"
 	while IFS= read -r line; do
 		case $line in
 		"ok "*"# SKIP"*|"ok "*"# skip"*)
-			c=$(echo "$line" | awk '{ print $3 }')
-			why=$(printf '%s\n' "$expected_skips" | awk -F'\t' -v c="$c" '$1 == c { print $2 }')
-			if [ -n "$why" ]; then
-				skip=$((skip + 1))
-				skipped="$skipped
-  $c: $why"
-			else
-				badskip=$((badskip + 1))
-				failed="$failed
-  $c: skipped, and no skip is expected here: ${line#*# }"
-			fi ;;
+			count_skip "$(echo "$line" | awk '{ print $3 }')" \
+				"skipped, and no skip is expected here: ${line#*# }" ;;
 		"ok "*)
 			pass=$((pass + 1)) ;;
 		"not ok "*)
@@ -93,26 +107,10 @@ run_py() {
 # run_sh DIR TEST.sh: a shell selftest, one result (0 pass, 4 skip, else fail)
 run_sh() {
 	dir=$1 t=$2 name=${2%.sh}
-	echo "=== $dir/$t"
-	start=$(cut -d' ' -f1 /proc/uptime)
-	(cd $ksft/$dir && /usr/bin/bash ./$t) >$log 2>&1
-	rc=$?
-	cat $log
-	end=$(cut -d' ' -f1 /proc/uptime)
-	echo "=== $dir/$t: exit $rc, $(awk -v a=$start -v b=$end 'BEGIN { printf "%.1f", b - a }') s"
+	run_logged $dir $t /usr/bin/bash ./$t
 	case $rc in
 	0) pass=$((pass + 1)) ;;
-	4)
-		why=$(printf '%s\n' "$expected_skips" | awk -F'\t' -v c="$name" '$1 == c { print $2 }')
-		if [ -n "$why" ]; then
-			skip=$((skip + 1))
-			skipped="$skipped
-  $name: $why"
-		else
-			badskip=$((badskip + 1))
-			failed="$failed
-  $name: skipped (exit 4), and no skip is expected here"
-		fi ;;
+	4) count_skip "$name" "skipped (exit 4), and no skip is expected here" ;;
 	*)
 		fail=$((fail + 1))
 		failed="$failed
