@@ -103,22 +103,20 @@ def test_image(data, test):
     its bytes (ingest_vm runs /tests/uio-ingest), and so on. Under TCG the
     kernel unpacked the whole image's 56 MB in 2-3 s of every boot; one
     test's programs are a tenth of that."""
+    def under_tests(name):  # "tests/X" or "./tests/X" -> "X", else None
+        name = name.removeprefix("./")
+        return name[len("tests/"):] if name.startswith("tests/") else None
+
     entries = list(_cpio_entries(data))
-    files = {name.removeprefix("./")[len("tests/"):]: body for _, _, name, body in entries
-             if name.removeprefix("./").startswith("tests/")}
+    files = {under_tests(name): body for _, _, name, body in entries if under_tests(name)}
     programs = {name for name, body in files.items() if _is_program(body)}
     keep, named = set(), [test]
     while named:
         name = named.pop()
         keep.add(name)
         named += [p for p in programs - keep if f"/tests/{p}".encode() in files.get(name, b"")]
-    out = bytearray()
-    for start, end, name, body in entries:
-        rel = name.removeprefix("./")
-        if rel.startswith("tests/") and rel[len("tests/"):] in programs and rel[len("tests/"):] not in keep:
-            continue
-        out += data[start:end]
-    return bytes(out)
+    dropped = programs - keep
+    return b"".join(data[start:end] for start, end, name, _ in entries if under_tests(name) not in dropped)
 
 
 def plain_initrd(initrd, workdir, test):
