@@ -22,6 +22,7 @@
 #include <net/if.h>
 
 #include <bit>
+#include <climits>
 #include <csignal>
 #include <deque>
 #include <memory>
@@ -59,6 +60,14 @@ struct Accept {
     int fd;
     void prep(io_uring_sqe* sqe) const noexcept { io_uring_prep_accept(sqe, fd, nullptr, nullptr, SOCK_CLOEXEC); }
 };
+// cancels the request whose user_data is @target (a connection's receive)
+struct CancelReceive {
+    static constexpr std::uint8_t opcode = IORING_OP_ASYNC_CANCEL;
+    using sqe_size = uio::Sqe64;
+    using cqe_size = uio::Cqe16;
+    std::uint64_t target;
+    void prep(io_uring_sqe* sqe) const noexcept { io_uring_prep_cancel64(sqe, target, 0); }
+};
 struct Fdatasync {
     static constexpr std::uint8_t opcode = IORING_OP_FSYNC;
     using sqe_size = uio::Sqe64;
@@ -67,7 +76,7 @@ struct Fdatasync {
     void prep(io_uring_sqe* sqe) const noexcept { io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC); }
 };
 
-enum Kind : std::uint64_t { k_accept = 1, k_recv, k_write, k_flush };
+enum Kind : std::uint64_t { k_accept = 1, k_recv, k_write, k_flush, k_cancel };
 
 // the event loop's wait: for this many completions, or what came within min_wait_us
 constexpr unsigned batch_cqes = 64;
@@ -147,6 +156,8 @@ struct Conn {
     bool armed = false;                // a receive is armed
     bool rearm = false;                // arm again in the next round
     bool wait_buffers = false;         // arm again once a record frees its buffers or slot
+    bool stopping = false;             // hardware mode: the receive is being cancelled (backlog full)
+    bool wait_backlog = false;         // hardware mode: arm again once the backlog is down to half
     Clock::time_point retry_at{};      // region paths: or at this time
     Clock::time_point starved_since{}; // the receive has found no buffer since (reset by data)
     int stop_errno = 0;                // why the receive last stopped
@@ -185,25 +196,30 @@ private:
             fail(exit_usage, "device %s: %llu bytes, too small for a log of %u-byte records (needs at least %llu)",
                  o_.device.c_str(), static_cast<unsigned long long>(dev_->capacity()), o_.record_size,
                  static_cast<unsigned long long>(min_size));
-        listen();
+        nslots_ = std::max(8u, o_.streams * 4);
+        bind_listener();
         auto ring = IngestRing::create({.entries = 256, .cq_entries = 4096, .defer_taskrun = true});
         if (!ring)
             fail(exit_failed, "io_uring: %s", ring.error().message().c_str());
         ring_.emplace(std::move(*ring));
-        nslots_ = std::max(8u, o_.streams * 4);
         if (o_.path == Path::baseline)
             setup_baseline();
         else
             setup_region();
         for (unsigned i = nslots_; i-- > 0;)
             free_.push_back(&slots_[i]);
+        // Only now: a connection the kernel accepted before the region's
+        // binding had its first bytes received through the queue's old,
+        // CPU-readable buffers, which the receive must then copy.
+        start_listening();
         run_id_ = (static_cast<std::uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}() ^
                   static_cast<std::uint64_t>(Clock::now().time_since_epoch().count());
         write_superblock(false);
         log_tail_ = block_size;
     }
 
-    void listen()
+    // the port is taken at once, so a port in use fails before any setup
+    void bind_listener()
     {
         auto addr = parse_addr(o_.listen, true);
         if (!addr)
@@ -219,11 +235,22 @@ private:
             const int mss = static_cast<int>(o_.mss);
             (void)setsockopt(listen_fd_.get(), IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof(mss));
         }
+        if (o_.ifindex && o_.path != Path::baseline)
+            bound_socket_buffers();
         if (bind(listen_fd_.get(), addr->get(), addr->len) != 0)
-            fail(exit_usage, "cannot listen on %s: %s", o_.listen.c_str(),
-                 errno == EADDRINUSE ? "the port is in use" : std::strerror(errno));
-        if (::listen(listen_fd_.get(), 64) != 0)
-            fail(exit_usage, "cannot listen on %s: %s", o_.listen.c_str(), std::strerror(errno));
+            listen_failed();
+    }
+
+    [[noreturn]] void listen_failed() const
+    {
+        fail(exit_usage, "cannot listen on %s: %s", o_.listen.c_str(),
+             errno == EADDRINUSE ? "the port is in use" : std::strerror(errno));
+    }
+
+    void start_listening()
+    {
+        if (::listen(listen_fd_.get(), 64) != 0)  // EADDRINUSE: another socket bound it without listening
+            listen_failed();
         sockaddr_storage ss{};
         socklen_t len = sizeof(ss);
         getsockname(listen_fd_.get(), reinterpret_cast<sockaddr*>(&ss), &len);
@@ -231,6 +258,42 @@ private:
                     to_string(reinterpret_cast<sockaddr*>(&ss)).c_str(), o_.device.c_str(),
                     mib(dev_->capacity()).c_str(), o_.streams, o_.streams == 1 ? "" : "s");
         std::fflush(stdout);
+    }
+
+    // Receive flow control on a NIC queue. The NIC fills the area's buffers
+    // whether or not the server is ready for the bytes, and drops packets
+    // when none is free (as a NIC does when its fill ring is empty): TCP
+    // then retransmits, after a timeout at worst (5 of them, 3640 segments
+    // retransmitted in one 256 MiB run before this). So what holds buffers
+    // is bounded to fit the area: records (nslots_ of record_size), each
+    // connection's backlog (at rx_backlog_limit_ its receive is cancelled,
+    // at a fragment's end, and armed again at half of it; a few more
+    // fragments may come before the cancel lands), and each socket's queue
+    // (SO_RCVBUF: the unread bytes TCP lets in, which closes the window
+    // instead of the NIC dropping), with a quarter of the area left to the
+    // page pool's caches and packets on their way up the stack.
+    void bound_socket_buffers()
+    {
+        const std::uint64_t area = round_up(o_.net_area, 1u << 20);
+        const std::uint64_t held =
+            std::uint64_t{nslots_} * o_.record_size + std::uint64_t{o_.streams} * 2 * rx_backlog_limit_;
+        const std::uint64_t min_socket = 256u << 10;
+        const std::uint64_t need = held + std::uint64_t{o_.streams} * min_socket;
+        if (area - area / 4 < need)
+            fail(exit_usage, "--net-area %s is too small for %u stream%s on a NIC queue: records and backlogs hold up "
+                 "to %s and each socket needs %s, with a quarter left to the NIC (at least %s)",
+                 mib(area).c_str(), o_.streams, o_.streams == 1 ? "" : "s", mib(held).c_str(), mib(min_socket).c_str(),
+                 mib(round_up(need * 4 / 3 + 1, 1u << 20)).c_str());
+        const std::uint64_t per_socket = (area - area / 4 - held) / o_.streams;
+        // the kernel doubles the value (half for its bookkeeping); FORCE
+        // passes net.core.rmem_max where the server may (CAP_NET_ADMIN)
+        const int value = static_cast<int>(std::min<std::uint64_t>(per_socket / 2, INT_MAX / 2));
+        if (setsockopt(listen_fd_.get(), SOL_SOCKET, SO_RCVBUFFORCE, &value, sizeof(value)) != 0)
+            (void)setsockopt(listen_fd_.get(), SOL_SOCKET, SO_RCVBUF, &value, sizeof(value));
+        int got = 0;
+        socklen_t len = sizeof(got);
+        if (getsockopt(listen_fd_.get(), SOL_SOCKET, SO_RCVBUF, &got, &len) == 0)
+            socket_buffer_ = static_cast<std::uint64_t>(got);
     }
 
     void setup_baseline()
@@ -444,6 +507,7 @@ private:
         case k_recv: on_recv(*conns_.at(id), c); break;
         case k_write: on_write(slots_.at(id), c.res()); break;
         case k_flush: on_flush(c.res()); break;
+        case k_cancel: break;  // the receive's own end says what happened
         }
     }
 
@@ -520,6 +584,10 @@ private:
         for (auto& c : conns_) {
             if (!c->backlog.empty() || (c->eof && !c->final_sent && !c->closed))
                 consume(*c);
+            if (c->wait_backlog && backlog_bytes(*c) <= rx_backlog_limit_ / 2) {
+                c->wait_backlog = false;
+                c->rearm = true;
+            }
             if (c->wait_buffers && o_.path != Path::baseline && Clock::now() >= c->retry_at) {
                 c->wait_buffers = false;
                 c->rearm = true;
@@ -553,8 +621,9 @@ private:
         }
         std::optional<uio::Fragment> frag;
         const auto status = receiver_->take(cqe, frag);
+        const bool was_stopping = c.stopping;
         if (!cqe.more())
-            c.armed = false;
+            c.armed = false, c.stopping = false;
         switch (status) {
         case uio::ReceiveStatus::data: {
             received_bytes_ += frag->data().size();
@@ -567,6 +636,12 @@ private:
                 p.crc = bpf_crc(cqe.bpf_result(), *p.frag);
             c.backlog.push_back(std::move(p));
             consume(c);
+            // the NIC keeps filling the area: stop taking from the socket
+            // while this much waits for a record (see bound_socket_buffers())
+            if (hardware_mode() && c.armed && !c.stopping && backlog_bytes(c) >= rx_backlog_limit_) {
+                push(CancelReceive{ud(k_recv, c.id)}, ud(k_cancel, c.id));
+                c.stopping = true;
+            }
             break;
         }
         case uio::ReceiveStatus::end:
@@ -588,12 +663,26 @@ private:
                     c.starved_since = Clock::now();
             } else if (why == std::errc::connection_reset || why == std::errc::broken_pipe) {
                 on_eof(c);
+            } else if (why == std::errc::operation_canceled && was_stopping) {
+                ++backlog_stops_;
+                c.wait_backlog = true;  // the unread bytes wait in the socket
             } else {
                 conn_failed(c, "receive: " + why.message());
             }
             break;
         }
         }
+    }
+
+    [[nodiscard]] bool hardware_mode() const noexcept { return native_ && o_.ifindex; }
+
+    // received bytes of @c not yet in a record
+    static std::uint64_t backlog_bytes(const Conn& c) noexcept
+    {
+        std::uint64_t n = 0;
+        for (const Piece& p : c.backlog)
+            n += p.frag->data().size() - p.pos;
+        return n;
     }
 
     // the full CRC32C of @f from the BPF program's table, checked against
@@ -1300,6 +1389,11 @@ private:
                     cpu.machine_user / std::max(gb, 1e-12), cpu.machine_sys / std::max(gb, 1e-12));
         std::printf("  copies/byte      %.3f (kernel receive copies %llu bytes, staging copies %llu bytes)\n", copies,
                     static_cast<unsigned long long>(kernel_copies), static_cast<unsigned long long>(staged_bytes_));
+        if (hardware_mode())
+            std::printf("  flow control     receives stopped %llu times at a backlog of %llu KiB; SO_RCVBUF %s per "
+                        "connection\n",
+                        static_cast<unsigned long long>(backlog_stops_),
+                        static_cast<unsigned long long>(rx_backlog_limit_ >> 10), mib(socket_buffer_).c_str());
         if (fragments_)
             std::printf("  fragments        %llu received, %llu of them whole aligned blocks; %llu bytes written in "
                         "place\n",
@@ -1364,6 +1458,10 @@ private:
 
     unsigned nslots_ = 0;
     bool native_ = false, vectored_ = false;
+    // hardware mode: a connection's backlog that stops its receive (see bound_socket_buffers())
+    std::uint64_t rx_backlog_limit_ = 512u << 10;
+    std::uint64_t socket_buffer_ = 0;  // hardware mode: each connection's SO_RCVBUF as the kernel took it
+    std::uint64_t backlog_stops_ = 0;
     std::string path_name_, crc_note_ = "userspace";
     std::uint64_t run_id_ = 0, log_tail_ = 0, records_ = 0;
     unsigned accepted_ = 0;

@@ -298,6 +298,12 @@ void bad_inputs(unsigned port)
         CHECK(rc == 2 && out.find("the port is in use") != std::string::npos, "port in use: exit %d, %s", rc,
               out.c_str());
     }
+    // a receive area on a NIC queue too small for what the streams may hold (records, backlogs, sockets)
+    rc = run(pair.ns_b, {"serve", "--device", disk, "--native", "--ifindex", std::to_string(pair.if_b), "--rxq", "0",
+                         "--streams", "8", "--net-area", "8M", "--listen", "[::]:" + std::to_string(port)},
+             "bad-area", &out);
+    CHECK(rc == 2 && out.find("--net-area 8.0 MiB is too small for 8 streams on a NIC queue") != std::string::npos,
+          "area too small: exit %d, %s", rc, out.c_str());
     // a peer gone mid-record, on the hardware path: its last record marked, the other stream whole
     const unsigned cut = (4u << 20) + 100000;
     Child srv = start(pair.ns_b,
@@ -410,6 +416,10 @@ int main(int argc, char** argv)
     CHECK(h.count("path") && h.at("path") == "native-hw", "path %s", h.count("path") ? h.at("path").c_str() : "?");
     CHECK(num(h, "copies") >= 0 && num(h, "copies") <= 0.05, "hardware path: %.4f copies per byte",
           num(h, "copies"));
+    // every payload byte was placed by the device: none reached the region
+    // through the kernel's copy fallback (e.g. bytes a connection brought in
+    // before the queue was bound to the region)
+    CHECK(num(h, "kernel_copies") == 0, "hardware path: the kernel copied %.0f bytes", num(h, "kernel_copies"));
     CHECK(num(h, "pins") == 1, "hardware path: %.0f pins", num(h, "pins"));
     CHECK(num(h, "bpf_fragments") > 0, "hardware path: no fragment checksummed by the BPF stage");
     const Report d = ingest("native, device-less", {"--native"}, 2, mib, 7101, 2);
@@ -428,6 +438,7 @@ int main(int argc, char** argv)
           hp.count("storage") ? hp.at("storage").c_str() : "?");
     CHECK(hp.count("path") && hp.at("path") == "native-hw", "path");
     CHECK(num(hp, "copies") >= 0 && num(hp, "copies") <= 0.05, "passthrough: %.4f copies per byte", num(hp, "copies"));
+    CHECK(num(hp, "kernel_copies") == 0, "passthrough: the kernel copied %.0f bytes", num(hp, "kernel_copies"));
     CHECK(num(hp, "write_sqes") >= num(hp, "records"), "passthrough: %.0f commands for %.0f records",
           num(hp, "write_sqes"), num(hp, "records"));
     std::string vout;
