@@ -51,6 +51,9 @@ enum class BackendChoice { automatic, native, compat };
 // one (a second pin and charge), else receive goes through provided buffers
 // in the region. Needs a Ring<..., Cqe32> created with defer_taskrun, and
 // CAP_NET_ADMIN, as zcrx does.
+// Hardware mode: bind before listen(). Binding restarts the queue, and what
+// a connection received before that came through the queue's old buffers,
+// which the kernel then copies into the region (received_bytes_copied()).
 struct NetOptions {
     bool enabled = false;  // bind the region to the network
     unsigned ifindex = 0;            // a NIC's receive queue (hardware mode); 0: device-less
