@@ -146,11 +146,12 @@ bool wait_listening(const Child& c)
 }
 
 // What the network did during a run, for reading a slow one: TCP's
-// retransmissions and timeouts on the sending side, packets dropped on
-// either port (netdevsim drops what the receiving queue cannot take), and
-// received packets TCP copied into fresh buffers to fit its receive buffer.
+// retransmissions and timeouts on the sending side, packets the ports
+// dropped (on receive: no free buffer in the queue's pool; on send: the
+// peer's receive ring full), and received packets TCP copied into fresh
+// buffers to fit its receive buffer.
 struct NetCounters {
-    unsigned long long retrans = 0, timeouts = 0, dropped = 0, collapsed = 0;
+    unsigned long long retrans = 0, timeouts = 0, rx_dropped = 0, tx_dropped = 0, collapsed = 0;
 };
 
 // one counter of a /proc/net table ("Tcp:" header line, then values)
@@ -189,7 +190,11 @@ NetCounters net_counters_in(int ns)
         unsigned long long f[16] = {};
         for (auto& x : f)
             v >> x;
-        c.dropped += f[3] + f[11];  // receive and transmit drops
+        // netdevsim counts a receive it had no free buffer (or memory) for as
+        // the receiver's rx drop, and a packet its peer's full receive ring
+        // refused as the sender's tx drop
+        c.rx_dropped += f[3];
+        c.tx_dropped += f[11];
     }
     return c;
 }
@@ -197,7 +202,8 @@ NetCounters net_counters_in(int ns)
 NetCounters net_counters()
 {
     const NetCounters a = net_counters_in(pair.ns_a), b = net_counters_in(pair.ns_b);
-    return {a.retrans + b.retrans, a.timeouts + b.timeouts, a.dropped + b.dropped, a.collapsed + b.collapsed};
+    return {a.retrans + b.retrans, a.timeouts + b.timeouts, a.rx_dropped + b.rx_dropped, a.tx_dropped + b.tx_dropped,
+            a.collapsed + b.collapsed};
 }
 
 using Report = std::map<std::string, std::string>;
@@ -248,10 +254,11 @@ Report ingest(const std::string& name, std::vector<std::string> serve_args, unsi
     const NetCounters net1 = net_counters();
     const std::string out = slurp(srv.out);
     std::printf("%s", out.c_str());
-    std::printf("network: %llu TCP segments retransmitted (%llu retransmission timeouts), %llu packets dropped "
-                "by the ports, %llu received packets collapsed (copied) by TCP over a full receive buffer\n",
-                net1.retrans - net0.retrans, net1.timeouts - net0.timeouts, net1.dropped - net0.dropped,
-                net1.collapsed - net0.collapsed);
+    std::printf("network: %llu TCP segments retransmitted (%llu retransmission timeouts); packets dropped: %llu "
+                "received with no free buffer, %llu sent into a full receive ring; %llu received packets collapsed "
+                "(copied) by TCP over a full receive buffer\n",
+                net1.retrans - net0.retrans, net1.timeouts - net0.timeouts, net1.rx_dropped - net0.rx_dropped,
+                net1.tx_dropped - net0.tx_dropped, net1.collapsed - net0.collapsed);
     CHECK(send_rc == 0, "%s: send exited %d", name.c_str(), send_rc);
     CHECK(serve_rc == 0, "%s: serve exited %d", name.c_str(), serve_rc);
     std::string vout;
