@@ -20,7 +20,7 @@ struct ServeOptions {
     unsigned ifindex = 0;          // native: a NIC queue (hardware mode); 0: device-less
     unsigned rxq = 0;
     std::uint32_t record_size = 256u << 10;  // payload bytes per record (a block multiple)
-    std::uint64_t net_area = 16u << 20;      // receive area of the region
+    std::uint64_t net_area = 32u << 20;      // receive area of the region
     unsigned mss = 0;              // TCP_MAXSEG on the listening socket (0: the kernel's)
     std::string bpf_object;        // native: the checksum program (empty: look next to the binary)
     bool software_crc = false;     // native: CRC32C in userspace even where BPF could

@@ -31,7 +31,9 @@ serve   accepts N TCP streams (default 1; [::]:7878 takes IPv4 and IPv6) and
         --ifindex/--rxq, else device-less; BPF checksums; vectored writes from
         the region), --compat (the library's compat backend, stock kernels),
         --baseline (recv() into a buffer, userspace CRC32C, O_DIRECT writes);
-        default: native if the kernel has it, else compat.
+        default: native if the kernel has it, else compat. --net-area is the
+        region's receive area (default 32M); on a NIC queue the sockets'
+        receive buffers are sized so that the streams cannot run it dry.
 send    sends N patterned streams of BYTES each (stream i to the i-th --to,
         round robin) and waits until they are durable.
 verify  reads the log back and checks every checksum and byte against the

@@ -264,27 +264,33 @@ private:
     // whether or not the server is ready for the bytes, and drops packets
     // when none is free (as a NIC does when its fill ring is empty): TCP
     // then retransmits, after a timeout at worst (5 of them, 3640 segments
-    // retransmitted in one 256 MiB run before this). So what holds buffers
-    // is bounded to fit the area: records (nslots_ of record_size), each
-    // connection's backlog (at rx_backlog_limit_ its receive is cancelled,
-    // at a fragment's end, and armed again at half of it; a few more
-    // fragments may come before the cancel lands), and each socket's queue
-    // (SO_RCVBUF: the unread bytes TCP lets in, which closes the window
-    // instead of the NIC dropping), with a quarter of the area left to the
-    // page pool's caches and packets on their way up the stack.
+    // retransmitted in one 256 MiB run without flow control). So what holds
+    // buffers is bounded to fit the area, with a quarter of it left to the
+    // page pool's caches and packets on their way up the stack:
+    // - records: nslots_ of record_size;
+    // - each connection's backlog: at rx_backlog_limit_ its receive is
+    //   cancelled and armed again at half of it. The cancel lands late: the
+    //   completions of one wait already hold all the receive took from the
+    //   socket while the peer kept refilling it: up to 4.2 socket buffers
+    //   in 256 MiB runs in the VM, hence rx_late_buffers;
+    // - each socket's queue (SO_RCVBUF: TCP closes the window instead of the
+    //   NIC dropping).
+    // A connection's share of the rest is split between its socket buffer
+    // and those late bytes.
     void bound_socket_buffers()
     {
         const std::uint64_t area = round_up(o_.net_area, 1u << 20);
         const std::uint64_t held =
-            std::uint64_t{nslots_} * o_.record_size + std::uint64_t{o_.streams} * 2 * rx_backlog_limit_;
+            std::uint64_t{nslots_} * o_.record_size + std::uint64_t{o_.streams} * rx_backlog_limit_;
         const std::uint64_t min_socket = 256u << 10;
-        const std::uint64_t need = held + std::uint64_t{o_.streams} * min_socket;
+        const std::uint64_t need = held + std::uint64_t{o_.streams} * (1 + rx_late_buffers) * min_socket;
         if (area - area / 4 < need)
             fail(exit_usage, "--net-area %s is too small for %u stream%s on a NIC queue: records and backlogs hold up "
-                 "to %s and each socket needs %s, with a quarter left to the NIC (at least %s)",
-                 mib(area).c_str(), o_.streams, o_.streams == 1 ? "" : "s", mib(held).c_str(), mib(min_socket).c_str(),
-                 mib(round_up(need * 4 / 3 + 1, 1u << 20)).c_str());
-        const std::uint64_t per_socket = (area - area / 4 - held) / o_.streams;
+                 "to %s and each connection needs %s (its socket buffer and what a stopped receive still brings), "
+                 "with a quarter left to the NIC (at least %s)",
+                 mib(area).c_str(), o_.streams, o_.streams == 1 ? "" : "s", mib(held).c_str(),
+                 mib((1 + rx_late_buffers) * min_socket).c_str(), mib(round_up(need * 4 / 3 + 1, 1u << 20)).c_str());
+        const std::uint64_t per_socket = (area - area / 4 - held) / o_.streams / (1 + rx_late_buffers);
         // the kernel doubles the value (half for its bookkeeping); FORCE
         // passes net.core.rmem_max where the server may (CAP_NET_ADMIN)
         const int value = static_cast<int>(std::min<std::uint64_t>(per_socket / 2, INT_MAX / 2));
@@ -1459,7 +1465,9 @@ private:
     unsigned nslots_ = 0;
     bool native_ = false, vectored_ = false;
     // hardware mode: a connection's backlog that stops its receive (see bound_socket_buffers())
-    std::uint64_t rx_backlog_limit_ = 512u << 10;
+    static constexpr std::uint64_t rx_backlog_limit_ = 512u << 10;
+    // socket buffers of bytes a cancelled receive still brings (measured, see bound_socket_buffers())
+    static constexpr unsigned rx_late_buffers = 4;
     std::uint64_t socket_buffer_ = 0;  // hardware mode: each connection's SO_RCVBUF as the kernel took it
     std::uint64_t backlog_stops_ = 0;
     std::string path_name_, crc_note_ = "userspace";
