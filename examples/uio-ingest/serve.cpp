@@ -208,6 +208,8 @@ private:
             setup_region();
         for (unsigned i = nslots_; i-- > 0;)
             free_.push_back(&slots_[i]);
+        if (hardware_mode())  // before listen(): accepted sockets take the listener's buffer sizes
+            bound_socket_buffers();
         // Only now: a connection the kernel accepted before the region's
         // binding had its first bytes received through the queue's old,
         // CPU-readable buffers, which the receive must then copy.
@@ -235,8 +237,6 @@ private:
             const int mss = static_cast<int>(o_.mss);
             (void)setsockopt(listen_fd_.get(), IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof(mss));
         }
-        if (o_.ifindex && o_.path != Path::baseline)
-            bound_socket_buffers();
         if (bind(listen_fd_.get(), addr->get(), addr->len) != 0)
             listen_failed();
     }
