@@ -291,8 +291,8 @@ static void upstream_hardware_mode(void)
 }
 
 #define STALL_SECONDS 120
-static uint64_t region_bytes;
-static int reset_done;
+static volatile uint64_t region_bytes;
+static volatile sig_atomic_t reset_done;
 
 /*
  * A stream that does not finish (64 MiB take about 5 s): say where it stood
