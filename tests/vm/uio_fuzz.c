@@ -1027,6 +1027,10 @@ static void round_reg(void)
 enum op_kind { K_STORE, K_BPF, K_SEND, K_RECV, K_BATCH, K_NOP };
 static const char *const kind_names[] = { "store", "bpf", "send", "recv", "batch", "nop" };
 
+/* the kinds of round main() draws, in the summary's order */
+enum round_kind { ROUND_REG, ROUND_OPS, ROUND_RACE, ROUND_NET, ROUND_BPF, ROUND_KINDS };
+static const char *const round_names[ROUND_KINDS] = { "registration", "op", "ring-race", "network", "BPF" };
+
 #define OK_LEN	1	/* succeeds with the span's length */
 
 struct op {
@@ -3876,10 +3880,10 @@ int main(int argc, char **argv)
 {
 	struct io_uring_query_unified qu = { 0 };
 	struct rlimit rl = { MEMLOCK_LIMIT, MEMLOCK_LIMIT };
-	uint64_t soak = env_u64("UIO_SOAK", 1), counts[5] = { 0 }, kind_ops[5] = { 0 };
+	uint64_t soak = env_u64("UIO_SOAK", 1), counts[ROUND_KINDS] = { 0 }, kind_ops[ROUND_KINDS] = { 0 };
 	unsigned pages_before, pages_after;
 	uint64_t *hash_after;
-	double t0, t1, kind_secs[5] = { 0 };
+	double t0, t1, kind_secs[ROUND_KINDS] = { 0 };
 	int ret;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -3959,35 +3963,38 @@ int main(int argc, char **argv)
 	for (g_round = g_start_round; g_ops - g_idle_rearms < g_iters * soak; g_round++) {
 		uint64_t ops_before = g_ops;
 		double round_t0 = t_now();
-		int k;
+		enum round_kind kind;
+		unsigned draw;
 
 		g_rng = mix64(g_seed ^ mix64(g_round));
 		win_off = scratch_off + (below(SCRATCH_LEN / WINDOW_LEN)) * WINDOW_LEN;
-		k = (int)below(100);
+		draw = (unsigned)below(100);
 		/*
 		 * One round in ten attaches programs: drawn apart from the round's
 		 * stream, so that the other rounds of a seed are what they were
 		 * before this kind existed.
 		 */
-		if (mix64(g_seed ^ mix64(g_round) ^ 0xb9f) % 10 == 0) {
-			round_bpf();
-			k = 4;
-		} else if (k < 30) {
-			round_reg();
-			k = 0;
-		} else if (k < 72) {
-			round_ops();
-			k = 1;
-		} else if (k < 84) {
-			round_race();
-			k = 2;
-		} else {
-			round_net();
-			k = 3;
+		if (mix64(g_seed ^ mix64(g_round) ^ 0xb9f) % 10 == 0)
+			kind = ROUND_BPF;
+		else if (draw < 30)
+			kind = ROUND_REG;
+		else if (draw < 72)
+			kind = ROUND_OPS;
+		else if (draw < 84)
+			kind = ROUND_RACE;
+		else
+			kind = ROUND_NET;
+		switch (kind) {
+		case ROUND_REG: round_reg(); break;
+		case ROUND_OPS: round_ops(); break;
+		case ROUND_RACE: round_race(); break;
+		case ROUND_NET: round_net(); break;
+		case ROUND_BPF: round_bpf(); break;
+		case ROUND_KINDS: break;
 		}
-		counts[k]++;
-		kind_ops[k] += g_ops - ops_before;
-		kind_secs[k] += t_now() - round_t0;
+		counts[kind]++;
+		kind_ops[kind] += g_ops - ops_before;
+		kind_secs[kind] += t_now() - round_t0;
 		if (g_round % 25 == 24)
 			memlock_wait("every 25 rounds");
 		if (g_round % 50 == 49)
@@ -3998,19 +4005,16 @@ int main(int argc, char **argv)
 	t1 = t_now();
 	printf("uio_fuzz: %llu operations in %llu rounds (%llu registration, %llu op, %llu "
 	       "ring-race, %llu network, %llu BPF) in %.1f s: %.0f ops/s\n", (unsigned long long)g_ops,
-	       (unsigned long long)(g_round - g_start_round), (unsigned long long)counts[0],
-	       (unsigned long long)counts[1], (unsigned long long)counts[2],
-	       (unsigned long long)counts[3], (unsigned long long)counts[4], t1 - t0,
+	       (unsigned long long)(g_round - g_start_round), (unsigned long long)counts[ROUND_REG],
+	       (unsigned long long)counts[ROUND_OPS], (unsigned long long)counts[ROUND_RACE],
+	       (unsigned long long)counts[ROUND_NET], (unsigned long long)counts[ROUND_BPF], t1 - t0,
 	       g_ops / (t1 - t0));
 	/* where the time goes, to keep the suite's share of it in view */
-	printf("uio_fuzz: by kind (rounds, operations, seconds): registration %llu/%llu/%.1f, "
-	       "op %llu/%llu/%.1f, ring-race %llu/%llu/%.1f, network %llu/%llu/%.1f, "
-	       "BPF %llu/%llu/%.1f\n",
-	       (unsigned long long)counts[0], (unsigned long long)kind_ops[0], kind_secs[0],
-	       (unsigned long long)counts[1], (unsigned long long)kind_ops[1], kind_secs[1],
-	       (unsigned long long)counts[2], (unsigned long long)kind_ops[2], kind_secs[2],
-	       (unsigned long long)counts[3], (unsigned long long)kind_ops[3], kind_secs[3],
-	       (unsigned long long)counts[4], (unsigned long long)kind_ops[4], kind_secs[4]);
+	printf("uio_fuzz: by kind (rounds, operations, seconds):");
+	for (unsigned i = 0; i < ROUND_KINDS; i++)
+		printf("%s %s %llu/%llu/%.1f", i ? "," : "", round_names[i],
+		       (unsigned long long)counts[i], (unsigned long long)kind_ops[i], kind_secs[i]);
+	printf("\n");
 	printf("uio_fuzz: %llu of the operations were receives re-armed while every buffer "
 	       "was held (ended -ENOMEM at once); the target of %llu counts the others\n",
 	       (unsigned long long)g_idle_rearms, (unsigned long long)(g_iters * soak));
